@@ -1,0 +1,156 @@
+"""Assemble the Lumos state machine: planner -> grounder -> executor (-> planner).
+
+Iterative (Lumos-I): the executor loops back to the planner with the subgoal's result
+until the planner says it is done. One-time (Lumos-O): plan everything, ground
+everything, execute, answer. Every edge has an explicit path map, so `draw_mermaid()`
+is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseLanguageModel
+from langchain_core.tools import BaseTool
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer
+
+from langchain_lumos._common import ModelLike, Setup, ToolsLike
+from langchain_lumos.context import LumosContext
+from langchain_lumos.executor import (
+    EXECUTE_ACTION,
+    EXECUTOR,
+    FINALIZE,
+    create_execute_action_node,
+    create_executor_node,
+    create_finalize_node,
+    route_executor,
+)
+from langchain_lumos.grounder import GROUNDER, create_grounder_node
+from langchain_lumos.planner import PLANNER, create_planner_node
+from langchain_lumos.prompts import Domain, get_domain
+from langchain_lumos.review import (
+    REVIEW_ACTIONS,
+    REVIEW_PLAN,
+    create_review_actions_node,
+    create_review_plan_node,
+)
+from langchain_lumos.state import LumosInputState, LumosOutputState, LumosState
+
+__all__ = ["Review", "create_lumos_graph"]
+
+Review = Literal["plan", "actions"]
+
+
+def _check_tools(tools: ToolsLike) -> None:
+    if callable(tools) and not isinstance(tools, Sequence):
+        return
+    names: list[str] = []
+    for tool in tools:  # type: ignore[union-attr]
+        if not isinstance(tool, BaseTool):
+            msg = f"tools must be LangChain BaseTool instances, got {type(tool).__name__}."
+            raise TypeError(msg)
+        names.append(tool.name)
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        msg = f"Two tools are registered under the same action name: {dupes}."
+        raise ValueError(msg)
+
+
+def create_lumos_graph(
+    planner: ModelLike,
+    grounder: ModelLike,
+    tools: ToolsLike,
+    *,
+    mode: Literal["iterative", "onetime"] = "iterative",
+    domain: str | Domain = "complex_qa",
+    grounding: Literal["text", "tool_calls"] = "text",
+    review: Sequence[Review] = (),
+    checkpointer: Checkpointer = None,
+    store: Any = None,
+    name: str = "lumos",
+) -> CompiledStateGraph:
+    """Build and compile the Lumos graph.
+
+    Args:
+        planner: The planning model (any LangChain chat model or LLM), or a
+            `(state, runtime) -> model` callable resolved per call.
+        grounder: The grounding model, likewise.
+        tools: LangChain tools, each registered under its action name (`tool.name`),
+            or a `runtime -> tools` callable.
+        mode: `iterative` (Lumos-I) or `onetime` (Lumos-O).
+        domain: A domain name (`complex_qa`, `maths`, `web_agent`, `webshop`) or `Domain`.
+        grounding: `text` (the Lumos `R1 = ...` format) or `tool_calls` (native tool calls
+            of a chat model that supports `bind_tools`).
+        review: Pause for human review of the `plan` and/or the `actions`.
+        checkpointer: A LangGraph checkpointer (needed for review, resume and threads).
+        store: A LangGraph store.
+        name: The compiled graph's name.
+
+    Returns:
+        The compiled graph; input `LumosInputState`, output `LumosOutputState`, run settings
+        through `context=LumosContext(...)`.
+    """
+    if mode not in ("iterative", "onetime"):
+        msg = f"mode must be 'iterative' or 'onetime', got {mode!r}"
+        raise ValueError(msg)
+    if grounding not in ("text", "tool_calls"):
+        msg = f"grounding must be 'text' or 'tool_calls', got {grounding!r}"
+        raise ValueError(msg)
+    unknown = set(review) - {"plan", "actions"}
+    if unknown:
+        msg = f"review takes 'plan' and/or 'actions', got {sorted(unknown)}"
+        raise ValueError(msg)
+    _check_tools(tools)
+    for label, model in (("planner", planner), ("grounder", grounder)):
+        if not isinstance(model, BaseLanguageModel) and not callable(model):
+            msg = (
+                f"The {label} needs a LangChain chat model or LLM (or a (state, runtime) -> model "
+                f"callable), got {type(model).__name__}."
+            )
+            raise TypeError(msg)
+    setup = Setup(planner, grounder, tools, mode, get_domain(domain), grounding)
+
+    builder = StateGraph(
+        LumosState,
+        context_schema=LumosContext,
+        input_schema=LumosInputState,
+        output_schema=LumosOutputState,
+    )
+    builder.add_node(PLANNER, create_planner_node(setup))
+    builder.add_node(GROUNDER, create_grounder_node(setup))
+    builder.add_node(EXECUTOR, create_executor_node(setup))
+    builder.add_node(EXECUTE_ACTION, create_execute_action_node(setup))
+    builder.add_node(FINALIZE, create_finalize_node(setup))
+
+    # Plan (and optionally review the plan), then ground.
+    after_plan = REVIEW_PLAN if "plan" in review else GROUNDER
+    builder.add_edge(START, PLANNER)
+    builder.add_conditional_edges(PLANNER, _unless_stopped(after_plan), [after_plan, FINALIZE])
+    if "plan" in review:
+        builder.add_node(REVIEW_PLAN, create_review_plan_node(onetime=mode == "onetime"))
+        builder.add_conditional_edges(REVIEW_PLAN, _unless_stopped(GROUNDER), [GROUNDER, FINALIZE])
+
+    # Ground (and optionally review the actions), then execute.
+    after_ground = REVIEW_ACTIONS if "actions" in review else EXECUTOR
+    builder.add_conditional_edges(GROUNDER, _unless_stopped(after_ground), [after_ground, FINALIZE])
+    if "actions" in review:
+        builder.add_node(REVIEW_ACTIONS, create_review_actions_node())
+        builder.add_conditional_edges(REVIEW_ACTIONS, _unless_stopped(EXECUTOR), [EXECUTOR, FINALIZE])
+
+    # Execute ready actions concurrently; then re-ground, plan again, or answer.
+    targets = [EXECUTE_ACTION, FINALIZE] + ([GROUNDER, PLANNER] if mode == "iterative" else [])
+    builder.add_conditional_edges(EXECUTOR, route_executor(setup), targets)
+    builder.add_edge(EXECUTE_ACTION, EXECUTOR)
+    builder.add_edge(FINALIZE, END)
+    return builder.compile(checkpointer=checkpointer, store=store, name=name)
+
+
+def _unless_stopped(target: str) -> Any:
+    def route(state: LumosState) -> str:
+        return FINALIZE if state.get("stop_reason") else target
+
+    route.__name__ = f"to_{target}"
+    return route

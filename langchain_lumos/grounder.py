@@ -1,0 +1,220 @@
+"""The grounder node: turns the current subgoal(s) into executable actions."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel, BaseLanguageModel
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+
+from langchain_lumos._common import (
+    Setup,
+    budget_exhausted,
+    current_batch,
+    emit,
+    runtime_and_context,
+    subgoal_result,
+)
+from langchain_lumos._invoke import ModuleCall, ainvoke_module, invoke_module, to_messages
+from langchain_lumos.parsing import action_dependencies, find_variables, parse_actions
+from langchain_lumos.prompts import Turn, ground_followup, ground_request, ground_retry
+from langchain_lumos.state import GroundedAction, LumosState, ModuleUsage
+
+__all__ = ["GROUNDER", "create_grounder_node", "next_variable_number"]
+
+GROUNDER = "grounder"
+_R_RE = re.compile(r"^R(\d+)$")
+
+
+def next_variable_number(state: LumosState) -> int:
+    """The number of the next free `R<k>` variable."""
+    used = [int(m.group(1)) for v in state.get("variables", {}) if (m := _R_RE.match(v))]
+    for action in state.get("actions", []):
+        used += [int(m.group(1)) for v in action["variables"] if (m := _R_RE.match(v))]
+    return max(used, default=0) + 1
+
+
+def _prepare(setup: Setup, state: LumosState) -> tuple[dict[str, Any], list[Turn] | None, int, int]:
+    """New grounder turns (or a budget stop), the subgoal index and the attempt."""
+    _, ctx = runtime_and_context()
+    exhausted = budget_exhausted(state, ctx)
+    if exhausted:
+        return {"stop_reason": exhausted}, None, 0, 0
+    domain = setup.domain
+    if setup.mode == "onetime":
+        plan_line = state["planner_turns"][-1]["content"]
+        return {}, [ground_request(domain, state["task"], plan_line, onetime=True)], 0, 0
+    sub = state["subgoals"][-1]
+    prior = [a for a in state.get("actions", []) if a["subgoal"] == sub["index"]]
+    attempt = max((a["attempt"] for a in prior), default=-1) + 1
+    if attempt > 0:
+        outputs = {o["action_id"]: o for o in state.get("observations", [])}
+        errors = [
+            f"{o['action']} -> {o['output']}"
+            for a in current_batch(state)
+            if (o := outputs.get(a["id"])) and o["status"] != "success"
+        ]
+        return {}, [ground_retry(domain, sub["line"], errors)], sub["index"], attempt
+    if not state.get("grounder_turns"):
+        return {}, [ground_request(domain, state["task"], sub["line"])], sub["index"], attempt
+    results = [
+        (f"Subgoal {s['index']}", r)
+        for s in state["subgoals"][:-1]
+        if (r := subgoal_result(state, s["index"])) is not None
+    ]
+    return {}, [ground_followup(domain, sub["line"], results)], sub["index"], attempt
+
+
+def _actions_from_text(state: LumosState, text: str, subgoal: int, attempt: int, limit: int) -> list[GroundedAction]:
+    parsed = parse_actions(text)
+    prefix = f"s{subgoal}.g{attempt}"
+    actions = list(parsed.actions)
+    deps = action_dependencies(actions)
+    out: list[GroundedAction] = []
+    for i, (action, dep) in enumerate(zip(actions, deps)):
+        error = None
+        if i >= limit:
+            error = f"Not executed: over the budget of {limit} actions per subgoal."
+        out.append(
+            GroundedAction(
+                id=f"{prefix}.a{i + 1}",
+                subgoal=subgoal,
+                attempt=attempt,
+                text=action.text,
+                variables=list(action.variables),
+                name=action.name,
+                args=action.args,
+                depends_on=[f"{prefix}.a{j + 1}" for j in dep],
+                kwargs=None,
+                error=error,
+            )
+        )
+    for j, err in enumerate(parsed.errors):
+        out.append(
+            GroundedAction(
+                id=f"{prefix}.e{j + 1}",
+                subgoal=subgoal,
+                attempt=attempt,
+                text=err.text,
+                variables=[],
+                name="",
+                args="",
+                depends_on=[],
+                kwargs=None,
+                error=f"Could not parse action {err.text!r}: {err.reason}.",
+            )
+        )
+    return out
+
+
+def _actions_from_tool_calls(state: LumosState, message: AIMessage, subgoal: int, attempt: int) -> tuple[str, list[GroundedAction]]:
+    """Native tool-call grounding: each call becomes `R<k> = Name(...)`."""
+    prefix = f"s{subgoal}.g{attempt}"
+    first = next_variable_number(state)
+    assigned: dict[str, str] = {}
+    out: list[GroundedAction] = []
+    for i, call in enumerate(message.tool_calls):
+        var = f"R{first + i}"
+        args = dict(call.get("args") or {})
+        arg_text = ", ".join(f"{k}: {v if isinstance(v, str) else json.dumps(v)}" for k, v in args.items())
+        refs = {r for v in args.values() if isinstance(v, str) for r in find_variables(v)}
+        out.append(
+            GroundedAction(
+                id=f"{prefix}.a{i + 1}",
+                subgoal=subgoal,
+                attempt=attempt,
+                text=f"{var} = {call['name']}({arg_text})",
+                variables=[var],
+                name=call["name"],
+                args=arg_text,
+                depends_on=sorted(assigned[r] for r in refs if r in assigned),
+                kwargs=args,
+                error=None,
+            )
+        )
+        assigned[var] = f"{prefix}.a{i + 1}"
+    return "; ".join(a["text"] for a in out), out
+
+
+def _apply(
+    setup: Setup, state: LumosState, turns: list[Turn], text: str, actions: list[GroundedAction], usage: ModuleUsage, attempt: int
+) -> dict[str, Any]:
+    event = "regrounded" if attempt else "actions_grounded"
+    emit(event, subgoal=actions[0]["subgoal"] if actions else None, actions=[a["text"] for a in actions], output=text)
+    return {
+        "grounder_turns": [*turns, Turn(role="assistant", content=text)],
+        "actions": actions,
+        "usage": {"grounder": usage},
+    }
+
+
+def create_grounder_node(setup: Setup) -> RunnableLambda:
+    """Build the grounder node (sync and async)."""
+
+    def _kwargs(state: LumosState, config: RunnableConfig, subgoal: int, attempt: int) -> dict[str, Any]:
+        _, ctx = runtime_and_context()
+        tags, meta = setup.trace(GROUNDER, subgoal_index=subgoal, attempt=attempt)
+        return {
+            "config": config,
+            "run_name": "lumos_ground",
+            "tags": tags,
+            "metadata": meta,
+            "style": ctx.prompt_style,
+            "exemplars": setup.domain.ground_exemplars,
+            "prefix": setup.domain.ground_prefix if not state.get("grounder_turns") else "",
+        }
+
+    def _tool_model(model: BaseLanguageModel, state: LumosState) -> Any:
+        runtime, _ = runtime_and_context()
+        if not isinstance(model, BaseChatModel):
+            msg = "grounding='tool_calls' needs a chat model that supports bind_tools."
+            raise TypeError(msg)
+        return model.bind_tools(list(setup.tool_map(runtime).values()))
+
+    def _finish_text(state: LumosState, turns: list[Turn], call: ModuleCall, subgoal: int, attempt: int) -> dict[str, Any]:
+        _, ctx = runtime_and_context()
+        actions = _actions_from_text(state, call.text, subgoal, attempt, ctx.max_actions_per_subgoal)
+        return _apply(setup, state, turns, call.text, actions, call.usage, attempt)
+
+    def ground(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
+        update, turns, subgoal, attempt = _prepare(setup, state)
+        if turns is None:
+            return update
+        runtime, _ = runtime_and_context()
+        model = setup.model(GROUNDER, state, runtime)
+        history = state.get("grounder_turns", []) + turns
+        if setup.grounding == "tool_calls":
+            import time
+
+            start = time.perf_counter()
+            message = _tool_model(model, state).invoke(to_messages(history), config=config)
+            text, actions = _actions_from_tool_calls(state, message, subgoal, attempt)
+            meta = message.usage_metadata or {}
+            usage = ModuleUsage(calls=1, prompt_tokens=meta.get("input_tokens", 0), completion_tokens=meta.get("output_tokens", 0), seconds=time.perf_counter() - start)
+            return _apply(setup, state, turns, text, actions, usage, attempt)
+        call = invoke_module(model, history, **_kwargs(state, config, subgoal, attempt))
+        return _finish_text(state, turns, call, subgoal, attempt)
+
+    async def aground(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
+        update, turns, subgoal, attempt = _prepare(setup, state)
+        if turns is None:
+            return update
+        runtime, _ = runtime_and_context()
+        model = setup.model(GROUNDER, state, runtime)
+        history = state.get("grounder_turns", []) + turns
+        if setup.grounding == "tool_calls":
+            import time
+
+            start = time.perf_counter()
+            message = await _tool_model(model, state).ainvoke(to_messages(history), config=config)
+            text, actions = _actions_from_tool_calls(state, message, subgoal, attempt)
+            meta = message.usage_metadata or {}
+            usage = ModuleUsage(calls=1, prompt_tokens=meta.get("input_tokens", 0), completion_tokens=meta.get("output_tokens", 0), seconds=time.perf_counter() - start)
+            return _apply(setup, state, turns, text, actions, usage, attempt)
+        call = await ainvoke_module(model, history, **_kwargs(state, config, subgoal, attempt))
+        return _finish_text(state, turns, call, subgoal, attempt)
+
+    return RunnableLambda(ground, afunc=aground, name=GROUNDER)

@@ -1,0 +1,333 @@
+"""Parsing of planner and grounder outputs: subgoals, the action grammar and variables.
+
+The grammar accepts the surface forms the released Lumos models were trained on:
+
+- subgoals: `Subgoal 1: ...`, one-time lists `Subgoal 1: ...; Subgoal 2: ...`, the
+  `No, I will keep planning.` prefix and the `Yes, I will stop planning.` stop;
+- actions: `R1 = Name(args)` joined by `; `, multi-output `R5, R6 = SolveEquation(...)`,
+  `Output = ...`, aliases `Output = R9`, keyword markers (`Query:`, `QUERY:`, `TEXT:`, ...),
+  bracketed variable lists `[R2, R5]`, nested and unbalanced parentheses, `; ` inside
+  arguments, annotation suffixes (`= value`) and `Action i-j:` prefixes.
+
+Variables are substituted by token (`R1` never touches `R10`), never by string replace.
+Unparseable text gives `ActionError`/`PlanParse.error` values, never an exception.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from langchain_lumos.prompts import KEEP_PLANNING, STOP_PLANNING
+
+__all__ = [
+    "Action",
+    "ActionError",
+    "ActionParse",
+    "ParsedSubgoal",
+    "PlanParse",
+    "action_dependencies",
+    "find_variables",
+    "parse_actions",
+    "parse_plan",
+    "split_arguments",
+    "substitute_variables",
+]
+
+_VAR = r"(?:R\d+|Output)"
+_VARIABLE_RE = re.compile(r"(?<![\w.])(R\d+|Output|Env)(?![\w])")
+_ACTION_LABEL_RE = re.compile(r"^\s*Action\s*\d+(?:\s*-\s*\d+)?\s*:\s*")
+_ACTION_START_RE = re.compile(
+    rf"^\s*(?:Action\s*\d+(?:\s*-\s*\d+)?\s*:\s*)?{_VAR}(?:\s*,\s*{_VAR})*\s*="
+)
+_ASSIGN_RE = re.compile(rf"^\s*({_VAR}(?:\s*,\s*{_VAR})*)\s*=\s*(.*)$", re.DOTALL)
+_NAME_RE = re.compile(r"^([A-Za-z_][\w.]*)\s*\(")
+_SUBGOAL_RE = re.compile(r"(?:^|;\s*)Subgoal\s+(\d+)\s*:\s*")
+_KEYWORD_RE = re.compile(r",\s*([A-Za-z][A-Za-z_]*)\s*:\s")
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+_CLOSE = {v: k for k, v in _OPEN.items()}
+
+
+# ---------------------------------------------------------------------------------------
+# Subgoals
+# ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedSubgoal:
+    """One subgoal read from a planner output."""
+
+    index: int
+    """The number the planner gave it (`Subgoal 2:` -> 2)."""
+    text: str
+    """The subgoal without its label."""
+
+    @property
+    def label(self) -> str:
+        """The id used in Lumos feedback, e.g. `Subgoal 2`."""
+        return f"Subgoal {self.index}"
+
+    @property
+    def line(self) -> str:
+        """The subgoal as the grounder sees it: `Subgoal 2: ...`."""
+        return f"{self.label}: {self.text}"
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanParse:
+    """The reading of one planner output line."""
+
+    raw: str
+    stop: bool = False
+    subgoals: tuple[ParsedSubgoal, ...] = ()
+    error: str | None = None
+
+
+def parse_plan(text: str, *, next_index: int = 1) -> PlanParse:
+    """Read a planner output: a stop, one subgoal, or a `; `-joined list of subgoals.
+
+    Args:
+        text: The planner output (only its first line is used).
+        next_index: The number to give a subgoal written without a `Subgoal k:` label.
+
+    Returns:
+        A `PlanParse`; `error` is set (and `subgoals` empty) when nothing usable was found.
+    """
+    line = text.strip().split("\n", 1)[0].strip()
+    if not line:
+        return PlanParse(raw=line, error="The planner returned an empty output.")
+    if STOP_PLANNING.rstrip(".") in line:
+        return PlanParse(raw=line, stop=True)
+    body = line.split(KEEP_PLANNING)[-1].strip()
+    matches = list(_SUBGOAL_RE.finditer(body))
+    if not matches:
+        if body.lower().startswith(("yes", "no,")) or len(body) < 3:
+            return PlanParse(raw=line, error=f"No subgoal found in planner output {line!r}.")
+        return PlanParse(raw=line, subgoals=(ParsedSubgoal(next_index, body.rstrip(";")),))
+    subgoals = []
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
+        sub = body[match.end() : end].strip().rstrip(";").strip()
+        if sub:
+            subgoals.append(ParsedSubgoal(int(match.group(1)), sub))
+    if not subgoals:
+        return PlanParse(raw=line, error=f"Empty subgoal in planner output {line!r}.")
+    return PlanParse(raw=line, subgoals=tuple(subgoals))
+
+
+# ---------------------------------------------------------------------------------------
+# Actions
+# ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """One grounded action, e.g. `R2 = ParagraphRetrieve(R1, Query: Who ...?)`."""
+
+    variables: tuple[str, ...]
+    """Left-hand variables (`("R5", "R6")` for a multi-output action)."""
+    name: str
+    """The action name; empty for an alias such as `Output = R9`."""
+    args: str
+    """The raw argument text, between the balanced parentheses."""
+    annotation: str | None = None
+    """A trailing `= value` annotation (training data), if any."""
+
+    @property
+    def text(self) -> str:
+        """The canonical surface form, as the grounder was trained to write it."""
+        lhs = ", ".join(self.variables)
+        return f"{lhs} = {self.name}({self.args})" if self.name else f"{lhs} = {self.args}"
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Variables read by the arguments, in order of first use."""
+        return tuple(dict.fromkeys(find_variables(self.args)))
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionError:
+    """A piece of grounder output that is not a valid action."""
+
+    text: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionParse:
+    """The reading of one grounder output line."""
+
+    raw: str
+    actions: tuple[Action, ...] = ()
+    errors: tuple[ActionError, ...] = ()
+
+
+def _split_actions(line: str) -> list[str]:
+    """Split at each `;` that is followed by the start of a new action.
+
+    A `;` inside an argument (`Question: a; b`) is kept because no `R<k> =` follows it;
+    this also recovers the next action after an unbalanced parenthesis.
+    """
+    parts: list[str] = []
+    start = 0
+    for i, ch in enumerate(line):
+        if ch == ";" and _ACTION_START_RE.match(line[i + 1 :]):
+            parts.append(line[start:i])
+            start = i + 1
+    parts.append(line[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _balanced_end(text: str, open_at: int) -> int | None:
+    """Index of the parenthesis closing the one at `open_at`, or None if unbalanced."""
+    depth = 0
+    for i in range(open_at, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
+
+
+def _parse_one(piece: str) -> Action | ActionError:
+    body = _ACTION_LABEL_RE.sub("", piece, count=1).strip()
+    assign = _ASSIGN_RE.match(body)
+    if not assign:
+        return ActionError(piece, "expected `R<k> = Action(arguments)`")
+    variables = tuple(v.strip() for v in assign.group(1).split(","))
+    rhs = assign.group(2).strip()
+    name_match = _NAME_RE.match(rhs)
+    if not name_match:
+        # An alias (`Output = R9`, `Output = R9 = 40`) or a bare value.
+        value, _, annotation = rhs.partition(" = ")
+        value = value.strip()
+        if not value:
+            return ActionError(piece, "missing right-hand side")
+        return Action(variables, "", value, annotation.strip() or None)
+    name = name_match.group(1)
+    open_at = name_match.end() - 1
+    close_at = _balanced_end(rhs, open_at)
+    if close_at is None:
+        # Unbalanced: everything after `(` up to an annotation (the maths variant's rule).
+        cut = rhs.rfind(" = ")
+        tail = rhs[: cut if cut > open_at else len(rhs)]
+        args = tail[open_at + 1 :]
+        annotation = rhs[cut + 3 :].strip() if cut > open_at else None
+        return Action(variables, name, args.strip(), annotation or None)
+    args = rhs[open_at + 1 : close_at]
+    rest = rhs[close_at + 1 :].strip()
+    annotation = rest[1:].strip() if rest.startswith("=") else None
+    if rest and annotation is None and not rest.startswith(";"):
+        return ActionError(piece, f"unexpected text after the arguments: {rest!r}")
+    return Action(variables, name, args.strip(), annotation or None)
+
+
+def parse_actions(text: str) -> ActionParse:
+    """Read a grounder output line into actions.
+
+    Args:
+        text: The grounder output (only its first line is used).
+
+    Returns:
+        An `ActionParse` with the valid actions in order and an `ActionError` for each
+        piece that could not be read.
+    """
+    line = text.strip().split("\n", 1)[0].strip()
+    if not line:
+        return ActionParse(raw=line, errors=(ActionError("", "the grounder returned nothing"),))
+    actions: list[Action] = []
+    errors: list[ActionError] = []
+    for piece in _split_actions(line):
+        parsed = _parse_one(piece)
+        if isinstance(parsed, ActionError):
+            errors.append(parsed)
+            continue
+        actions.append(parsed)
+        # `R1 = A(x); junk` keeps R1 and reports the junk.
+        tail = piece[piece.find(parsed.args) + len(parsed.args) :].split(";", 1)
+        if parsed.name and len(tail) == 2 and tail[1].strip():
+            errors.append(ActionError(tail[1].strip(), "expected `R<k> = Action(arguments)`"))
+    return ActionParse(raw=line, actions=tuple(actions), errors=tuple(errors))
+
+
+def split_arguments(args: str) -> tuple[str | None, list[tuple[str, str]]]:
+    """Split action arguments into a positional part and `Key: value` parts.
+
+    Splits only at depth-0 `, Key:` boundaries, so `KnowledgeQuery(Albany, Georgia)` keeps
+    one argument and `QA([R2, R5], Question: ...)` gives `("[R2, R5]", [("Question", ...)])`.
+    A leading `Key: value` (WebShop's `Item_names: R1`) is a keyword, not positional.
+    """
+    cuts: list[tuple[int, int, str]] = []
+    depth = 0
+    for i, ch in enumerate(args):
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE and depth > 0:
+            depth -= 1
+        elif ch == "," and depth == 0:
+            match = _KEYWORD_RE.match(args, i)
+            if match:
+                cuts.append((i, match.end(), match.group(1)))
+    lead = re.match(r"^\s*([A-Za-z][A-Za-z_]*)\s*:\s", args)
+    segments: list[tuple[str | None, str]] = []
+    prev_end, prev_key = 0, None
+    if lead and (not cuts or lead.end() <= cuts[0][0]):
+        prev_end, prev_key = lead.end(), lead.group(1)
+    for start, end, key in cuts:
+        segments.append((prev_key, args[prev_end:start].strip()))
+        prev_end, prev_key = end, key
+    segments.append((prev_key, args[prev_end:].strip()))
+    positional = None
+    keywords: list[tuple[str, str]] = []
+    for key, value in segments:
+        if key is None:
+            positional = value if value else None
+        else:
+            keywords.append((key, value))
+    return positional, keywords
+
+
+def find_variables(text: str) -> list[str]:
+    """Variables (`R<k>`, `Output`, `Env`) referenced in `text`, as whole tokens."""
+    return _VARIABLE_RE.findall(text)
+
+
+def substitute_variables(
+    text: str,
+    values: Mapping[str, Any],
+    render: Callable[[str, Any], str] | None = None,
+) -> str:
+    """Replace whole-token variable references by their values.
+
+    Args:
+        text: Text with references such as `R1 + R10`.
+        values: The variable store; unknown references are left as they are.
+        render: How to render a value (default `str(value)`); gets the name and value.
+    """
+    fmt = render or (lambda _name, value: str(value))
+
+    def _sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return fmt(name, values[name]) if name in values else name
+
+    return _VARIABLE_RE.sub(_sub, text)
+
+
+def action_dependencies(actions: Sequence[Action]) -> list[tuple[int, ...]]:
+    """For each action, the indices of earlier actions whose variables it reads.
+
+    A reference resolves to the latest earlier action assigning that variable; references
+    to variables computed before (earlier subgoals) create no dependency.
+    """
+    assigned: dict[str, int] = {}
+    deps: list[tuple[int, ...]] = []
+    for i, action in enumerate(actions):
+        mine = sorted({assigned[v] for v in action.references if v in assigned})
+        deps.append(tuple(mine))
+        for var in action.variables:
+            assigned[var] = i
+    return deps

@@ -1,0 +1,149 @@
+"""Graph state of a Lumos agent: subgoals, grounded actions, observations and variables.
+
+The planner and grounder conversations are kept verbatim (`planner_turns`,
+`grounder_turns`), so what the models saw is inspectable, checkpointed and directly
+usable as fine-tuning data.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+from langgraph.managed import RemainingSteps
+from typing_extensions import NotRequired, TypedDict
+
+from langchain_lumos.prompts import Turn
+
+__all__ = [
+    "GroundedAction",
+    "LumosInputState",
+    "LumosOutputState",
+    "LumosState",
+    "ModuleUsage",
+    "Observation",
+    "Subgoal",
+    "merge_usage",
+    "merge_variables",
+]
+
+
+class Subgoal(TypedDict):
+    """A subgoal written by the planner."""
+
+    index: int
+    """1-based position in the plan."""
+    text: str
+    """The subgoal without its `Subgoal k:` label."""
+    line: str
+    """The planner output it came from, as passed to the grounder."""
+
+
+class GroundedAction(TypedDict):
+    """An action written by the grounder for a subgoal."""
+
+    id: str
+    """Unique id: `s<subgoal>.g<grounding attempt>.a<position>`."""
+    subgoal: int
+    """Index of the subgoal it grounds (0 in one-time mode: the whole plan)."""
+    attempt: int
+    """0 for the first grounding, k for the k-th re-grounding."""
+    text: str
+    """Canonical text, e.g. `R2 = ParagraphRetrieve(R1, Query: ...)`."""
+    variables: list[str]
+    name: str
+    args: str
+    depends_on: list[str]
+    """Ids of the actions (same grounding) whose variables it reads."""
+    kwargs: NotRequired[dict[str, Any] | None]
+    """Arguments of a native tool call (tool-call grounding); None for text actions."""
+    error: NotRequired[str | None]
+    """Why this piece of grounder output is not a valid action (it is not executed)."""
+
+
+class Observation(TypedDict):
+    """What executing one action produced."""
+
+    action_id: str
+    action: str
+    """The action text."""
+    status: Literal["success", "error", "skipped"]
+    output: str
+    """The value as text, or the error the agent can recover from."""
+    seconds: float
+
+
+class ModuleUsage(TypedDict, total=False):
+    """Accounting of one module (planner, grounder, executor or a tool)."""
+
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+
+
+def merge_variables(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """Reducer: later writes of a variable win; concurrent actions write disjoint keys."""
+    return {**(left or {}), **(right or {})}
+
+
+def merge_usage(
+    left: dict[str, ModuleUsage] | None, right: dict[str, ModuleUsage] | None
+) -> dict[str, ModuleUsage]:
+    """Reducer: add the counters of each module."""
+    out: dict[str, ModuleUsage] = {k: dict(v) for k, v in (left or {}).items()}  # type: ignore[misc]
+    for module, usage in (right or {}).items():
+        acc = out.setdefault(module, {})
+        for key, value in usage.items():
+            acc[key] = acc.get(key, 0) + value  # type: ignore[literal-required]
+    return out
+
+
+class LumosInputState(TypedDict, total=False):
+    """What a run takes: the task (or chat messages whose last one is the task)."""
+
+    task: str
+    """The question or instruction to solve."""
+    messages: Annotated[list[AnyMessage], add_messages]
+    """Chat history; the last human message is the task when `task` is not given."""
+    variables: Annotated[dict[str, Any], merge_variables]
+    """Initial variables, e.g. `{"Env": page}` for web agents."""
+
+
+class LumosOutputState(TypedDict, total=False):
+    """What a run returns."""
+
+    task: str
+    answer: str | None
+    """The final answer, from what the agent has even when a budget ended it."""
+    stop_reason: str | None
+    """`planner_stop`, `plan_complete`, `no_plan`, or `budget:<name>`."""
+    subgoals: list[Subgoal]
+    actions: list[GroundedAction]
+    observations: list[Observation]
+    variables: dict[str, Any]
+    usage: dict[str, ModuleUsage]
+    planner_turns: list[Turn]
+    grounder_turns: list[Turn]
+    messages: list[AnyMessage]
+
+
+class LumosState(TypedDict):
+    """The full graph state."""
+
+    task: str
+    messages: Annotated[list[AnyMessage], add_messages]
+    planner_turns: Annotated[list[Turn], operator.add]
+    grounder_turns: Annotated[list[Turn], operator.add]
+    subgoals: Annotated[list[Subgoal], operator.add]
+    actions: Annotated[list[GroundedAction], operator.add]
+    observations: Annotated[list[Observation], operator.add]
+    variables: Annotated[dict[str, Any], merge_variables]
+    usage: Annotated[dict[str, ModuleUsage], merge_usage]
+    answer: NotRequired[str | None]
+    stop_reason: NotRequired[str | None]
+    started_at: NotRequired[float]
+    """Wall-clock start (epoch seconds), for the time budget."""
+    remaining_steps: RemainingSteps

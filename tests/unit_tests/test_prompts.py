@@ -1,0 +1,171 @@
+"""Built prompts must equal, byte for byte, what the original Lumos scripts sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from langchain_lumos.prompts import (
+    COMPLEX_QA,
+    MATHS,
+    WEB_AGENT,
+    WEBSHOP,
+    Turn,
+    get_domain,
+    ground_followup,
+    ground_request,
+    plan_feedback,
+    plan_request,
+    render_prompt,
+    tool_interface,
+)
+
+Q = "Who directed the film that won Best Picture in 1998?"
+PLAN_HEAD = "Please provide a reasonable subgoal-based plan to solve the given task.\n"
+GROUND_HEAD = (
+    "Please ground the given subgoal to corresponding executable actions for solving the given "
+    "task. The grounded actions must be the one in available action list.\n\n"
+)
+QA_IFACE = (
+    "The available action list is 'KnowledgeQuery', 'ParagraphRetrieve', 'QA', 'Calculator', and 'Code'.\n"
+    "Calculator(formula): Calculate the input formula; KnowledgeQuery(query): Capture the relevant webpages "
+    "according to the query; ParagraphRetrieve(context, query): Given a query, retrieve the most relevant "
+    "paragraphs from the given context; QA(context, query): Given context, answer the given query; "
+    "Calculator(formula): Calculate the input formula; Code(pseudo_code): Generate a Python function that "
+    "corresponds to the pseudo code.\n\n"
+)
+MATHS_IFACE = (
+    "The available action list is 'Calculator', 'SetEquation', 'SolveEquation', 'Count', 'SolveInequality', "
+    "'Code', and 'Define'.\nCalculator(formula): Calculate the input formula; SetEquation(equation): Set up an "
+    "equation to be solved; SolveEquation(equation): Solve the previous set equation; Count(list): Count the "
+    "number of elements in the given list; SolveInequality(inequality): Solve the previous set inequality; "
+    "Code(pseudo_code): Generate a Python function that corresponds to the pseudo code; "
+    "Define(variable/number): Define a variable or a number for latter usage.\n\n"
+)
+
+
+def test_planner_first_prompt_eval() -> None:
+    turns = [plan_request(f"  {Q} ")]
+    expected = (
+        "<|user|>\nPlease provide a reasonable subgoal-based plan to solve the given task.\n"
+        f"Task: {Q}; Initial Environment Description: None.\n<|assistant|>\n"
+    )
+    assert render_prompt(turns) == expected
+
+
+def test_planner_iterative_second_turn_eval() -> None:
+    turns = [
+        plan_request(Q),
+        Turn(role="assistant", content="Subgoal 1: Find the 1998 Best Picture winner. "),
+        plan_feedback(COMPLEX_QA, 1, "Find the 1998 Best Picture winner.", "Question: Which film won?; Answer: Titanic"),
+    ]
+    expected = (
+        f"<|user|>\n{PLAN_HEAD}Task: {Q}; Initial Environment Description: None.\n<|assistant|>\n"
+        "Subgoal 1: Find the 1998 Best Picture winner.\n\n<|user|>\n"
+        "The executed result for Subgoal 1 is Question: Which film won?; Answer: Titanic. "
+        "Should we stop planning?\n<|assistant|>\n"
+    )
+    assert render_prompt(turns) == expected
+
+
+def test_planner_train_exact_style() -> None:
+    turns = [
+        plan_request(Q),
+        Turn(role="assistant", content="Subgoal 1: Find X."),
+        plan_feedback(COMPLEX_QA, 1, "Find X.", "Titanic"),
+    ]
+    expected = (
+        f"<s><|user|>\n{PLAN_HEAD}Task: {Q}; Initial Environment Description: None.\n<|assistant|>\n"
+        "Subgoal 1: Find X.</s>\n<|user|>\n"
+        "The executed result for Subgoal 1 is Titanic. Should we stop planning?\n<|assistant|>\n"
+    )
+    assert render_prompt(turns, style="train") == expected
+
+
+def test_complex_qa_grounder_first_and_followup() -> None:
+    first = ground_request(COMPLEX_QA, Q, "Subgoal 1: Find the 1998 Best Picture winner.")
+    assert first["content"] == (
+        f"{GROUND_HEAD}{QA_IFACE}Task: {Q} \nSubgoal to be grounded: Subgoal 1: Find the 1998 Best Picture winner."
+    )
+    follow = ground_followup(
+        COMPLEX_QA,
+        "No, I will keep planning. Subgoal 2: Find its director.",
+        [("Subgoal 1", "Question: Which film won?; Answer: Titanic")],
+    )
+    assert follow["content"] == (
+        "Subgoal to be grounded: Subgoal 2: Find its director. The grounding could be based on the "
+        "following results: The execution result for Subgoal 1 is Titanic"
+    )
+    turns = [first, Turn(role="assistant", content="R1 = KnowledgeQuery(Best Picture 1998)"), follow]
+    assert render_prompt(turns) == (
+        f"<|user|>\n{first['content']}\n<|assistant|>\nR1 = KnowledgeQuery(Best Picture 1998)"
+        f"\n\n<|user|>\n{follow['content']}\n<|assistant|>\n"
+    )
+
+
+def test_complex_qa_followup_without_answers_keeps_the_phrase() -> None:
+    follow = ground_followup(COMPLEX_QA, "Subgoal 2: X.", [("Subgoal 1", "No answer.")])
+    assert follow["content"] == "Subgoal to be grounded: Subgoal 2: X. The grounding could be based on the following results:"
+
+
+def test_complex_qa_onetime_grounder_plural() -> None:
+    plan = "Subgoal 1: Find the winner.; Subgoal 2: Find its director."
+    turn = ground_request(COMPLEX_QA, Q, plan, onetime=True)
+    assert render_prompt([turn]) == (
+        f"<|user|>\n{GROUND_HEAD}{QA_IFACE}Task: {Q} \nSubgoals to be grounded: {plan}\n<|assistant|>\n"
+    )
+
+
+def test_maths_grounder_keeps_keep_planning_prefix_like_the_eval_script() -> None:
+    task = "Tom has 3 apples and buys 4 more. How many?"
+    first = ground_request(MATHS, task, "Subgoal 1: Add the apples.")
+    assert first["content"] == f"{GROUND_HEAD}{MATHS_IFACE}Task: {task} \nSubgoal to be grounded: Subgoal 1: Add the apples."
+    follow = ground_followup(MATHS, "No, I will keep planning. Subgoal 2: Report it.", [("Subgoal 1", "7")])
+    assert follow["content"] == "Subgoal to be grounded: No, I will keep planning. Subgoal 2: Report it."
+
+
+def test_maths_feedback() -> None:
+    assert plan_feedback(MATHS, 2, "x", "40")["content"] == "The executed result for Subgoal 2 is 40. Should we stop planning?"
+
+
+def test_web_agent_feedback_and_interface() -> None:
+    turn = plan_feedback(WEB_AGENT, 1, "Click the search button.", "ignored")
+    assert turn["content"] == "We have already click the search button.. Should we stop planning?"
+    req = ground_request(WEB_AGENT, "Book a flight", "Subgoal 1: Click search.")
+    assert req["content"].startswith(GROUND_HEAD + "The available action list is 'CLICK', 'TYPE', 'SELECT'.\nCLICK(Env, Query):")
+    assert req["content"].endswith("according to Query.\n\nTask: Book a flight \nSubgoal to be grounded: Subgoal 1: Click search.")
+
+
+def test_webshop_feedback_prefix_and_exemplars() -> None:
+    assert plan_feedback(WEBSHOP, 3, "x", "[b01, b02]")["content"] == "The executed result for Subgoal 3 is [b01, b02]"
+    exemplar = (
+        Turn(role="user", content="Task A"),
+        Turn(role="assistant", content="R1 = Search(a)"),
+    )
+    prompt = render_prompt([Turn(role="user", content="Task B")], exemplars=[exemplar], assistant_prefix=WEBSHOP.ground_prefix)
+    assert prompt == "<|user|>\nTask A\n<|assistant|>\nR1 = Search(a)\n\n<|user|>\nTask B\n<|assistant|>\nR1 = "
+
+
+def test_get_domain_and_errors() -> None:
+    assert get_domain("maths") is MATHS
+    with pytest.raises(ValueError, match="Unknown Lumos domain"):
+        get_domain("chess")
+    with pytest.raises(ValueError, match="style"):
+        render_prompt([plan_request("x")], style="chat")  # type: ignore[arg-type]
+
+
+def test_tool_interface_for_custom_tools() -> None:
+    from langchain_core.tools import tool
+
+    @tool("Lookup")
+    def lookup(query: str) -> str:
+        """Look a word up."""
+        return query
+
+    @tool("Add")
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    assert tool_interface([lookup, add]) == (
+        "The available action list is 'Lookup' and 'Add'.\nLookup(query): Look a word up.; Add(a, b): Add two numbers.\n\n"
+    )
