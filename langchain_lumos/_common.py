@@ -44,7 +44,9 @@ class Setup:
     domain: Domain
     grounding: Literal["text", "tool_calls"] = "text"
 
-    def model(self, which: Literal["planner", "grounder"], state: LumosState, runtime: Runtime[Any]) -> BaseLanguageModel:
+    def model(
+        self, which: Literal["planner", "grounder"], state: LumosState, runtime: Runtime[Any]
+    ) -> BaseLanguageModel:
         """Resolve the module's model (a fixed model or a `(state, runtime) -> model` callable)."""
         model = self.planner if which == "planner" else self.grounder
         if isinstance(model, BaseLanguageModel):
@@ -127,14 +129,24 @@ def model_tokens(state: LumosState) -> int:
     )
 
 
-def budget_exhausted(state: LumosState, ctx: LumosContext) -> str | None:
-    """The name of the first exhausted budget (`budget:<name>`), or None."""
-    if ctx.max_model_tokens is not None and model_tokens(state) >= ctx.max_model_tokens:
+def budget_exhausted(
+    state: LumosState, ctx: LumosContext, *, tokens: bool = True, reserve: int = 2
+) -> str | None:
+    """The name of the first exhausted budget (`budget:<name>`), or None.
+
+    Args:
+        state: The graph state.
+        ctx: The run settings.
+        tokens: Check the model-token budget (the executor does not: tools spend none).
+        reserve: Graph steps to keep for finishing (executing an action and answering
+            takes more than planning does).
+    """
+    if tokens and ctx.max_model_tokens is not None and model_tokens(state) >= ctx.max_model_tokens:
         return "budget:max_model_tokens"
     started = state.get("started_at")
     if ctx.time_limit_s is not None and started and time.time() - started >= ctx.time_limit_s:
         return "budget:time_limit"
-    if state.get("remaining_steps", 100) <= 2:
+    if state.get("remaining_steps", 100) <= reserve:
         return "budget:recursion_limit"
     return None
 

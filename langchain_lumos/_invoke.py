@@ -37,9 +37,7 @@ def first_line(text: str) -> str:
 def to_messages(turns: Sequence[Turn], exemplars: Sequence[Sequence[Turn]] = ()) -> list[BaseMessage]:
     """Turns (in-context dialogues first) as chat messages."""
     flat = [t for dialogue in exemplars for t in dialogue] + list(turns)
-    return [
-        HumanMessage(t["content"]) if t["role"] == "user" else AIMessage(t["content"]) for t in flat
-    ]
+    return [HumanMessage(t["content"]) if t["role"] == "user" else AIMessage(t["content"]) for t in flat]
 
 
 def _estimate(text: str) -> int:
@@ -68,7 +66,9 @@ def _with_prefix(text: str, prefix: str) -> str:
     return text
 
 
-def _call_kwargs(config: RunnableConfig, run_name: str, tags: list[str], metadata: dict[str, Any]) -> dict[str, Any]:
+def _call_kwargs(
+    config: RunnableConfig, run_name: str, tags: list[str], metadata: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "callbacks": config.get("callbacks"),
         "tags": [*config.get("tags", []), *tags],
@@ -98,7 +98,7 @@ def invoke_module(
     exemplars: Sequence[Sequence[Turn]] = (),
     prefix: str = "",
 ) -> ModuleCall:
-    """Call `model` on the conversation and return its first output line.
+    r"""Call `model` on the conversation and return its first output line.
 
     An LLM gets the raw rendered Lumos prompt with `stop=["\\n"]` (the released checkpoints'
     protocol); a chat model gets the turns as messages.

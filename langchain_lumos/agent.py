@@ -68,7 +68,7 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
         self.name = name
 
     @property
-    def InputType(self) -> Any:  # noqa: N802 - Runnable API
+    def InputType(self) -> Any:
         """The accepted input type."""
         return LumosInput
 
@@ -77,7 +77,7 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
 
     def invoke(
         self,
-        input: LumosInput,  # noqa: A002 - Runnable API
+        input: LumosInput,
         config: RunnableConfig | None = None,
         *,
         context: LumosContext | dict[str, Any] | None = None,
@@ -88,7 +88,7 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
 
     async def ainvoke(
         self,
-        input: LumosInput,  # noqa: A002 - Runnable API
+        input: LumosInput,
         config: RunnableConfig | None = None,
         *,
         context: LumosContext | dict[str, Any] | None = None,
@@ -99,7 +99,7 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
 
     def stream(
         self,
-        input: LumosInput,  # noqa: A002 - Runnable API
+        input: LumosInput,
         config: RunnableConfig | None = None,
         *,
         context: LumosContext | dict[str, Any] | None = None,
@@ -107,11 +107,13 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
         **kwargs: Any,
     ) -> Iterator[Any]:
         """Stream module events (`custom`), or any LangGraph stream mode."""
-        yield from self.graph.stream(_as_input(input), config, stream_mode=stream_mode, **self._kwargs(context), **kwargs)
+        yield from self.graph.stream(
+            _as_input(input), config, stream_mode=stream_mode, **self._kwargs(context), **kwargs
+        )
 
     async def astream(
         self,
-        input: LumosInput,  # noqa: A002 - Runnable API
+        input: LumosInput,
         config: RunnableConfig | None = None,
         *,
         context: LumosContext | dict[str, Any] | None = None,
@@ -119,7 +121,9 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """Async `stream`."""
-        async for chunk in self.graph.astream(_as_input(input), config, stream_mode=stream_mode, **self._kwargs(context), **kwargs):
+        async for chunk in self.graph.astream(
+            _as_input(input), config, stream_mode=stream_mode, **self._kwargs(context), **kwargs
+        ):
             yield chunk
 
     def as_tool(  # type: ignore[override]

@@ -127,7 +127,9 @@ def bind_arguments(
     fields, wants_store = _fields(tool)
     if action.get("kwargs") is not None:
         raw = dict(action["kwargs"] or {})
-        args = {k: v if wants_store or not isinstance(v, str) else _resolve(v, values) for k, v in raw.items()}
+        args = {
+            k: v if wants_store or not isinstance(v, str) else _resolve(v, values) for k, v in raw.items()
+        }
     else:
         positional, keywords = split_arguments(action["args"])
         args = {}
@@ -156,12 +158,16 @@ def _store(action: GroundedAction, value: Any) -> dict[str, Any]:
         if not isinstance(value, (list, tuple)) or len(value) != len(names):
             msg = f"{action['name']} returned {render_value(value, 200)!r}, expected {len(names)} values for {', '.join(names)}."
             raise ToolArgumentError(msg)
-        return dict(zip(names, value))
+        return dict(zip(names, value, strict=True))
     return dict.fromkeys(names, value)
 
 
-def _observation(action: GroundedAction, status: Literal["success", "error", "skipped"], output: str, seconds: float = 0.0) -> Observation:
-    return Observation(action_id=action["id"], action=action["text"], status=status, output=output, seconds=seconds)
+def _observation(
+    action: GroundedAction, status: Literal["success", "error", "skipped"], output: str, seconds: float = 0.0
+) -> Observation:
+    return Observation(
+        action_id=action["id"], action=action["text"], status=status, output=output, seconds=seconds
+    )
 
 
 # -- the dispatcher ------------------------------------------------------------------------
@@ -178,7 +184,8 @@ def create_executor_node(setup: Setup) -> RunnableLambda:
     def execute(state: LumosState) -> dict[str, Any]:
         _, ctx = runtime_and_context()
         pending, done = _pending(state)
-        exhausted = budget_exhausted(state, ctx) if pending else None
+        # Tools spend no model tokens; the step and time budgets still apply here.
+        exhausted = budget_exhausted(state, ctx, tokens=False, reserve=3)
         observations: list[Observation] = []
         for action in pending:
             if exhausted:
@@ -188,7 +195,11 @@ def create_executor_node(setup: Setup) -> RunnableLambda:
             else:
                 failed = [d for d in action["depends_on"] if done.get(d) in ("error", "skipped")]
                 if failed:
-                    observations.append(_observation(action, "skipped", f"Skipped: it depends on {failed[0]}, which did not succeed."))
+                    observations.append(
+                        _observation(
+                            action, "skipped", f"Skipped: it depends on {failed[0]}, which did not succeed."
+                        )
+                    )
                 else:
                     continue
             done[action["id"]] = observations[-1]["status"]
@@ -228,7 +239,9 @@ def route_executor(setup: Setup) -> Any:
                     and action["name"] == "QA"
                 ):
                     question = state["task"]  # Lumos-O asks the final QA the task itself
-                sends.append(Send(EXECUTE_ACTION, ActionTask(action=action, variables=values, question=question)))
+                sends.append(
+                    Send(EXECUTE_ACTION, ActionTask(action=action, variables=values, question=question))
+                )
             return sends
         if pending or setup.mode == "onetime":
             return FINALIZE
@@ -247,7 +260,9 @@ def route_executor(setup: Setup) -> Any:
 def create_execute_action_node(setup: Setup) -> RunnableLambda:
     """Build the worker that executes one action with its tool."""
 
-    def _prepare(task: ActionTask) -> tuple[GroundedAction, BaseTool | None, dict[str, Any] | None, str | None]:
+    def _prepare(
+        task: ActionTask,
+    ) -> tuple[GroundedAction, BaseTool | None, dict[str, Any] | None, str | None]:
         runtime, _ = runtime_and_context()
         action = task["action"]
         if not action["name"]:
@@ -255,9 +270,19 @@ def create_execute_action_node(setup: Setup) -> RunnableLambda:
         tools = setup.tool_map(runtime)
         tool = tools.get(action["name"])
         if tool is None:
-            return action, None, None, INVALID_ACTION_TEMPLATE.format(name=action["name"], names=", ".join(tools))
+            return (
+                action,
+                None,
+                None,
+                INVALID_ACTION_TEMPLATE.format(name=action["name"], names=", ".join(tools)),
+            )
         try:
-            return action, tool, bind_arguments(tool, action, task["variables"], question=task.get("question")), None
+            return (
+                action,
+                tool,
+                bind_arguments(tool, action, task["variables"], question=task.get("question")),
+                None,
+            )
         except ToolArgumentError as exc:
             return action, tool, None, f"Error: {exc}"
 
@@ -273,7 +298,13 @@ def create_execute_action_node(setup: Setup) -> RunnableLambda:
             obs = _observation(action, "success", render_value(value), seconds)
         else:
             obs = _observation(action, "error", error, seconds)
-        emit("action_finished", action_id=action["id"], action=action["text"], status=obs["status"], observation=obs["output"])
+        emit(
+            "action_finished",
+            action_id=action["id"],
+            action=action["text"],
+            status=obs["status"],
+            observation=obs["output"],
+        )
         usage = {"executor": {"calls": 1, "seconds": seconds}}
         if action["name"]:
             usage[f"tool:{action['name']}"] = {"calls": 1, "seconds": seconds}
@@ -295,7 +326,11 @@ def create_execute_action_node(setup: Setup) -> RunnableLambda:
         value: Any = None
         if error is None:
             try:
-                value = tool.invoke(args, config=_config(config, action)) if tool else _resolve(action["args"], task["variables"])
+                value = (
+                    tool.invoke(args, config=_config(config, action))
+                    if tool
+                    else _resolve(action["args"], task["variables"])
+                )
             except GraphBubbleUp:
                 raise
             except Exception as exc:  # a failing tool is an observation, not a crash
@@ -309,7 +344,11 @@ def create_execute_action_node(setup: Setup) -> RunnableLambda:
         value: Any = None
         if error is None:
             try:
-                value = await tool.ainvoke(args, config=_config(config, action)) if tool else _resolve(action["args"], task["variables"])
+                value = (
+                    await tool.ainvoke(args, config=_config(config, action))
+                    if tool
+                    else _resolve(action["args"], task["variables"])
+                )
             except GraphBubbleUp:
                 raise
             except Exception as exc:  # a failing tool is an observation, not a crash

@@ -68,13 +68,15 @@ def _prepare(setup: Setup, state: LumosState) -> tuple[dict[str, Any], list[Turn
     return {}, [ground_followup(domain, sub["line"], results)], sub["index"], attempt
 
 
-def _actions_from_text(state: LumosState, text: str, subgoal: int, attempt: int, limit: int) -> list[GroundedAction]:
+def _actions_from_text(
+    state: LumosState, text: str, subgoal: int, attempt: int, limit: int
+) -> list[GroundedAction]:
     parsed = parse_actions(text)
     prefix = f"s{subgoal}.g{attempt}"
     actions = list(parsed.actions)
     deps = action_dependencies(actions)
     out: list[GroundedAction] = []
-    for i, (action, dep) in enumerate(zip(actions, deps)):
+    for i, (action, dep) in enumerate(zip(actions, deps, strict=True)):
         error = None
         if i >= limit:
             error = f"Not executed: over the budget of {limit} actions per subgoal."
@@ -110,7 +112,9 @@ def _actions_from_text(state: LumosState, text: str, subgoal: int, attempt: int,
     return out
 
 
-def _actions_from_tool_calls(state: LumosState, message: AIMessage, subgoal: int, attempt: int) -> tuple[str, list[GroundedAction]]:
+def _actions_from_tool_calls(
+    state: LumosState, message: AIMessage, subgoal: int, attempt: int
+) -> tuple[str, list[GroundedAction]]:
     """Native tool-call grounding: each call becomes `R<k> = Name(...)`."""
     prefix = f"s{subgoal}.g{attempt}"
     first = next_variable_number(state)
@@ -140,10 +144,21 @@ def _actions_from_tool_calls(state: LumosState, message: AIMessage, subgoal: int
 
 
 def _apply(
-    setup: Setup, state: LumosState, turns: list[Turn], text: str, actions: list[GroundedAction], usage: ModuleUsage, attempt: int
+    setup: Setup,
+    state: LumosState,
+    turns: list[Turn],
+    text: str,
+    actions: list[GroundedAction],
+    usage: ModuleUsage,
+    attempt: int,
 ) -> dict[str, Any]:
     event = "regrounded" if attempt else "actions_grounded"
-    emit(event, subgoal=actions[0]["subgoal"] if actions else None, actions=[a["text"] for a in actions], output=text)
+    emit(
+        event,
+        subgoal=actions[0]["subgoal"] if actions else None,
+        actions=[a["text"] for a in actions],
+        output=text,
+    )
     return {
         "grounder_turns": [*turns, Turn(role="assistant", content=text)],
         "actions": actions,
@@ -174,7 +189,9 @@ def create_grounder_node(setup: Setup) -> RunnableLambda:
             raise TypeError(msg)
         return model.bind_tools(list(setup.tool_map(runtime).values()))
 
-    def _finish_text(state: LumosState, turns: list[Turn], call: ModuleCall, subgoal: int, attempt: int) -> dict[str, Any]:
+    def _finish_text(
+        state: LumosState, turns: list[Turn], call: ModuleCall, subgoal: int, attempt: int
+    ) -> dict[str, Any]:
         _, ctx = runtime_and_context()
         actions = _actions_from_text(state, call.text, subgoal, attempt, ctx.max_actions_per_subgoal)
         return _apply(setup, state, turns, call.text, actions, call.usage, attempt)
@@ -193,7 +210,12 @@ def create_grounder_node(setup: Setup) -> RunnableLambda:
             message = _tool_model(model, state).invoke(to_messages(history), config=config)
             text, actions = _actions_from_tool_calls(state, message, subgoal, attempt)
             meta = message.usage_metadata or {}
-            usage = ModuleUsage(calls=1, prompt_tokens=meta.get("input_tokens", 0), completion_tokens=meta.get("output_tokens", 0), seconds=time.perf_counter() - start)
+            usage = ModuleUsage(
+                calls=1,
+                prompt_tokens=meta.get("input_tokens", 0),
+                completion_tokens=meta.get("output_tokens", 0),
+                seconds=time.perf_counter() - start,
+            )
             return _apply(setup, state, turns, text, actions, usage, attempt)
         call = invoke_module(model, history, **_kwargs(state, config, subgoal, attempt))
         return _finish_text(state, turns, call, subgoal, attempt)
@@ -212,7 +234,12 @@ def create_grounder_node(setup: Setup) -> RunnableLambda:
             message = await _tool_model(model, state).ainvoke(to_messages(history), config=config)
             text, actions = _actions_from_tool_calls(state, message, subgoal, attempt)
             meta = message.usage_metadata or {}
-            usage = ModuleUsage(calls=1, prompt_tokens=meta.get("input_tokens", 0), completion_tokens=meta.get("output_tokens", 0), seconds=time.perf_counter() - start)
+            usage = ModuleUsage(
+                calls=1,
+                prompt_tokens=meta.get("input_tokens", 0),
+                completion_tokens=meta.get("output_tokens", 0),
+                seconds=time.perf_counter() - start,
+            )
             return _apply(setup, state, turns, text, actions, usage, attempt)
         call = await ainvoke_module(model, history, **_kwargs(state, config, subgoal, attempt))
         return _finish_text(state, turns, call, subgoal, attempt)

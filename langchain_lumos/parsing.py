@@ -39,9 +39,7 @@ __all__ = [
 _VAR = r"(?:R\d+|Output)"
 _VARIABLE_RE = re.compile(r"(?<![\w.])(R\d+|Output|Env)(?![\w])")
 _ACTION_LABEL_RE = re.compile(r"^\s*Action\s*\d+(?:\s*-\s*\d+)?\s*:\s*")
-_ACTION_START_RE = re.compile(
-    rf"^\s*(?:Action\s*\d+(?:\s*-\s*\d+)?\s*:\s*)?{_VAR}(?:\s*,\s*{_VAR})*\s*="
-)
+_ACTION_START_RE = re.compile(rf"^\s*(?:Action\s*\d+(?:\s*-\s*\d+)?\s*:\s*)?{_VAR}(?:\s*,\s*{_VAR})*\s*=")
 _ASSIGN_RE = re.compile(rf"^\s*({_VAR}(?:\s*,\s*{_VAR})*)\s*=\s*(.*)$", re.DOTALL)
 _NAME_RE = re.compile(r"^([A-Za-z_][\w.]*)\s*\(")
 _SUBGOAL_RE = re.compile(r"(?:^|;\s*)Subgoal\s+(\d+)\s*:\s*")

@@ -58,7 +58,9 @@ def _prepare(setup: Setup, state: LumosState) -> tuple[dict[str, Any], list[Turn
     return update, [plan_feedback(setup.domain, last["index"], last["text"], value)]
 
 
-def _apply(setup: Setup, state: LumosState, update: dict[str, Any], turns: list[Turn], call: ModuleCall) -> dict[str, Any]:
+def _apply(
+    setup: Setup, state: LumosState, update: dict[str, Any], turns: list[Turn], call: ModuleCall
+) -> dict[str, Any]:
     subgoals = state.get("subgoals", [])
     parsed = parse_plan(call.text, next_index=len(subgoals) + 1)
     update = {

@@ -1,4 +1,4 @@
-"""The Lumos data format: instructions, turn templates and conversation rendering.
+r"""The Lumos data format: instructions, turn templates and conversation rendering.
 
 Everything here is data, reproduced byte-for-byte from the released Lumos code so the
 `ai2lumos/lumos_*` checkpoints run unchanged (keep the typos: the duplicate `Calculator`,
@@ -258,9 +258,7 @@ def ground_request(domain: Domain, task: str, planner_output: str, *, onetime: b
     return Turn(role="user", content=head + GROUND_SUBGOAL.format(subgoal=sub))
 
 
-def ground_followup(
-    domain: Domain, planner_output: str, results: Sequence[tuple[str, str]] = ()
-) -> Turn:
+def ground_followup(domain: Domain, planner_output: str, results: Sequence[tuple[str, str]] = ()) -> Turn:
     """A later grounder turn (iterative mode).
 
     Args:
@@ -317,7 +315,7 @@ def render_prompt(
     exemplars: Sequence[Sequence[Turn]] = (),
     assistant_prefix: str = "",
 ) -> str:
-    """Render a conversation as the raw Lumos prompt text.
+    r"""Render a conversation as the raw Lumos prompt text.
 
     Args:
         turns: The conversation, ending with the user turn to answer.

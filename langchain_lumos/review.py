@@ -37,7 +37,9 @@ def _decision(value: Any) -> tuple[str, dict[str, Any]]:
         return "reject", {}
     if isinstance(value, dict) and value.get("action") in ("approve", "edit", "reject"):
         return str(value["action"]), value
-    msg = f"Unrecognised review decision {value!r}; expected 'approve', 'reject' or {{'action': 'edit', ...}}."
+    msg = (
+        f"Unrecognised review decision {value!r}; expected 'approve', 'reject' or {{'action': 'edit', ...}}."
+    )
     raise ValueError(msg)
 
 
@@ -59,7 +61,13 @@ def create_review_plan_node(onetime: bool) -> RunnableLambda:
         subgoals = state["subgoals"]
         new = subgoals if onetime else subgoals[-1:]
         decision, data = _decision(
-            interrupt({"type": "plan_review", "subgoals": [s["text"] for s in new], "planner_output": state["planner_turns"][-1]["content"]})
+            interrupt(
+                {
+                    "type": "plan_review",
+                    "subgoals": [s["text"] for s in new],
+                    "planner_output": state["planner_turns"][-1]["content"],
+                }
+            )
         )
         if decision == "approve":
             return {}
@@ -71,7 +79,9 @@ def create_review_plan_node(onetime: bool) -> RunnableLambda:
             raise ValueError(msg)
         kept = subgoals[: len(subgoals) - len(new)]
         first = len(kept) + 1
-        edited = [Subgoal(index=first + i, text=t, line=f"Subgoal {first + i}: {t}") for i, t in enumerate(texts)]
+        edited = [
+            Subgoal(index=first + i, text=t, line=f"Subgoal {first + i}: {t}") for i, t in enumerate(texts)
+        ]
         line = "; ".join(s["line"] for s in edited)
         if not onetime and state["planner_turns"][-1]["content"].startswith("No, I will keep planning."):
             line = f"No, I will keep planning. {line}"
@@ -93,7 +103,13 @@ def create_review_actions_node() -> RunnableLambda:
             return {}
         batch = current_batch(state)
         decision, data = _decision(
-            interrupt({"type": "actions_review", "subgoal": batch[0]["subgoal"] if batch else None, "actions": [a["text"] for a in batch]})
+            interrupt(
+                {
+                    "type": "actions_review",
+                    "subgoal": batch[0]["subgoal"] if batch else None,
+                    "actions": [a["text"] for a in batch],
+                }
+            )
         )
         if decision == "approve":
             return {}

@@ -11,14 +11,15 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, LLMResult
 from langchain_core.tools import BaseTool, tool
+from pydantic import Field
 
 
 class ScriptedLLM(BaseLLM):
     """Returns fixed outputs in order and records every prompt it was sent."""
 
     responses: list[str]
-    prompts: list[str] = []
-    stops: list[Any] = []
+    prompts: list[str] = Field(default_factory=list)
+    stops: list[Any] = Field(default_factory=list)
     i: int = 0
 
     @property
@@ -42,7 +43,14 @@ class ScriptedLLM(BaseLLM):
         return LLMResult(generations=out)
 
 
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv, ast.Gt: operator.gt, ast.Lt: operator.lt}
+_OPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Gt: operator.gt,
+    ast.Lt: operator.lt,
+}
 
 
 def _eval(node: ast.AST) -> Any:
@@ -93,7 +101,8 @@ def qa(context: list[str] | str, question: str) -> str:
     """Given context, answer the given query."""
     text = " ".join(context) if isinstance(context, list) else context
     found = [
-        c for c in ("James Cameron", "Kapuskasing", "Titanic")
+        c
+        for c in ("James Cameron", "Kapuskasing", "Titanic")
         if c in text and c.split()[0].lower() not in question.lower()
     ]
     answer = max(found, key=text.rfind) if found else "No answer"  # the last one mentioned

@@ -15,7 +15,14 @@ from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
 from langchain_lumos import LumosContext, create_lumos_agent
-from langchain_lumos.prompts import COMPLEX_QA, ground_followup, ground_request, plan_feedback, plan_request, render_prompt
+from langchain_lumos.prompts import (
+    COMPLEX_QA,
+    ground_followup,
+    ground_request,
+    plan_feedback,
+    plan_request,
+    render_prompt,
+)
 from tests.unit_tests.fakes import QA_TOOLS, ScriptedLLM, calculator
 
 Q = "Where was the director of Titanic born?"
@@ -23,21 +30,29 @@ Q = "Where was the director of Titanic born?"
 
 def _qa_agent(mode: str = "iterative", **kw: Any) -> tuple[Any, ScriptedLLM, ScriptedLLM]:
     if mode == "iterative":
-        planner = ScriptedLLM(responses=[
-            "Subgoal 1: Find the director of Titanic.",
-            "No, I will keep planning. Subgoal 2: Find where he was born.",
-            "Yes, I will stop planning.",
-        ])
-        grounder = ScriptedLLM(responses=[
-            "R1 = KnowledgeQuery(Titanic); R2 = ParagraphRetrieve(R1, Query: Who directed Titanic?); R3 = QA([R2], Question: Who directed Titanic?)",
-            "R4 = KnowledgeQuery(James Cameron); R5 = ParagraphRetrieve(R4, Query: Where was James Cameron born?); R6 = QA([R5], Question: Where was James Cameron born?)",
-        ])
+        planner = ScriptedLLM(
+            responses=[
+                "Subgoal 1: Find the director of Titanic.",
+                "No, I will keep planning. Subgoal 2: Find where he was born.",
+                "Yes, I will stop planning.",
+            ]
+        )
+        grounder = ScriptedLLM(
+            responses=[
+                "R1 = KnowledgeQuery(Titanic); R2 = ParagraphRetrieve(R1, Query: Who directed Titanic?); R3 = QA([R2], Question: Who directed Titanic?)",
+                "R4 = KnowledgeQuery(James Cameron); R5 = ParagraphRetrieve(R4, Query: Where was James Cameron born?); R6 = QA([R5], Question: Where was James Cameron born?)",
+            ]
+        )
     else:
-        planner = ScriptedLLM(responses=["Subgoal 1: Find the director of Titanic.; Subgoal 2: Find where he was born."])
-        grounder = ScriptedLLM(responses=[
-            "R1 = KnowledgeQuery(Titanic); R2 = QA([R1], Question: Who directed Titanic?); R3 = KnowledgeQuery(James Cameron); "
-            "R4 = QA([R3], Question: Where was James Cameron born?)"
-        ])
+        planner = ScriptedLLM(
+            responses=["Subgoal 1: Find the director of Titanic.; Subgoal 2: Find where he was born."]
+        )
+        grounder = ScriptedLLM(
+            responses=[
+                "R1 = KnowledgeQuery(Titanic); R2 = QA([R1], Question: Who directed Titanic?); R3 = KnowledgeQuery(James Cameron); "
+                "R4 = QA([R3], Question: Where was James Cameron born?)"
+            ]
+        )
     return create_lumos_agent(planner, grounder, QA_TOOLS, mode=mode, **kw), planner, grounder  # type: ignore[arg-type]
 
 
@@ -46,22 +61,33 @@ def test_iterative_complex_qa_end_to_end_with_exact_prompts() -> None:
     result = agent.invoke(Q)
     assert result["answer"] == "Kapuskasing"
     assert result["stop_reason"] == "planner_stop"
-    assert [s["text"] for s in result["subgoals"]] == ["Find the director of Titanic.", "Find where he was born."]
+    assert [s["text"] for s in result["subgoals"]] == [
+        "Find the director of Titanic.",
+        "Find where he was born.",
+    ]
     assert all(o["status"] == "success" for o in result["observations"])
     assert result["variables"]["R3"] == "Question: Who directed Titanic?; Answer: James Cameron"
     # The released checkpoints' protocol: raw prompt, newline stop.
     assert planner.stops == [["\n"]] * 3
     assert planner.prompts[0] == render_prompt([plan_request(Q)])
-    assert planner.prompts[1] == render_prompt([
-        plan_request(Q),
-        {"role": "assistant", "content": "Subgoal 1: Find the director of Titanic."},
-        plan_feedback(COMPLEX_QA, 1, "", "Question: Who directed Titanic?; Answer: James Cameron"),
-    ])
-    assert grounder.prompts[1] == render_prompt([
-        ground_request(COMPLEX_QA, Q, "Subgoal 1: Find the director of Titanic."),
-        {"role": "assistant", "content": grounder.responses[0]},
-        ground_followup(COMPLEX_QA, "No, I will keep planning. Subgoal 2: Find where he was born.", [("Subgoal 1", result["variables"]["R3"])]),
-    ])
+    assert planner.prompts[1] == render_prompt(
+        [
+            plan_request(Q),
+            {"role": "assistant", "content": "Subgoal 1: Find the director of Titanic."},
+            plan_feedback(COMPLEX_QA, 1, "", "Question: Who directed Titanic?; Answer: James Cameron"),
+        ]
+    )
+    assert grounder.prompts[1] == render_prompt(
+        [
+            ground_request(COMPLEX_QA, Q, "Subgoal 1: Find the director of Titanic."),
+            {"role": "assistant", "content": grounder.responses[0]},
+            ground_followup(
+                COMPLEX_QA,
+                "No, I will keep planning. Subgoal 2: Find where he was born.",
+                [("Subgoal 1", result["variables"]["R3"])],
+            ),
+        ]
+    )
     assert grounder.prompts[1].endswith(
         "Subgoal to be grounded: Subgoal 2: Find where he was born. The grounding could be based on the "
         "following results: The execution result for Subgoal 1 is James Cameron\n<|assistant|>\n"
@@ -75,7 +101,10 @@ def test_onetime_complex_qa_final_qa_gets_the_task() -> None:
     result = agent.invoke(Q)
     assert result["stop_reason"] == "plan_complete"
     assert len(result["subgoals"]) == 2 and len(planner.prompts) == 1 and len(grounder.prompts) == 1
-    assert "\nSubgoals to be grounded: Subgoal 1: Find the director of Titanic.; Subgoal 2:" in grounder.prompts[0]
+    assert (
+        "\nSubgoals to be grounded: Subgoal 1: Find the director of Titanic.; Subgoal 2:"
+        in grounder.prompts[0]
+    )
     # Lumos-O asks the last QA the original question.
     assert result["variables"]["R4"] == f"Question: {Q}; Answer: Kapuskasing"
     assert result["answer"] == "Kapuskasing"
@@ -83,12 +112,22 @@ def test_onetime_complex_qa_final_qa_gets_the_task() -> None:
 
 def test_maths_iterative_and_onetime() -> None:
     task = "Tom has 3 boxes of 4 apples and eats 2. How many are left?"
-    planner = ScriptedLLM(responses=["Subgoal 1: Count the apples.", "No, I will keep planning. Subgoal 2: Subtract.", "Yes, I will stop planning."])
+    planner = ScriptedLLM(
+        responses=[
+            "Subgoal 1: Count the apples.",
+            "No, I will keep planning. Subgoal 2: Subtract.",
+            "Yes, I will stop planning.",
+        ]
+    )
     grounder = ScriptedLLM(responses=["R1 = Calculator(3 * 4)", "R2 = Calculator(R1 - 2)"])
     result = create_lumos_agent(planner, grounder, [calculator], domain="maths").invoke(task)
     assert result["answer"] == "10"
-    assert planner.prompts[1].endswith("The executed result for Subgoal 1 is 12. Should we stop planning?\n<|assistant|>\n")
-    assert grounder.prompts[1].endswith("<|user|>\nSubgoal to be grounded: No, I will keep planning. Subgoal 2: Subtract.\n<|assistant|>\n")
+    assert planner.prompts[1].endswith(
+        "The executed result for Subgoal 1 is 12. Should we stop planning?\n<|assistant|>\n"
+    )
+    assert grounder.prompts[1].endswith(
+        "<|user|>\nSubgoal to be grounded: No, I will keep planning. Subgoal 2: Subtract.\n<|assistant|>\n"
+    )
     planner = ScriptedLLM(responses=["Subgoal 1: Count.; Subgoal 2: Subtract."])
     grounder = ScriptedLLM(responses=["R1 = Calculator(3 * 4); Output = Calculator(R1 - 2)"])
     result = create_lumos_agent(planner, grounder, [calculator], domain="maths", mode="onetime").invoke(task)
@@ -106,12 +145,22 @@ def test_web_agent_threads_environment_handle() -> None:
         """Type."""
         return f"{env} > type[{query}|{text}]"
 
-    planner = ScriptedLLM(responses=["Subgoal 1: Click the search box.", "No, I will keep planning. Subgoal 2: Type Atlanta.", "Yes, I will stop planning."])
-    grounder = ScriptedLLM(responses=["R1 = CLICK(Env, QUERY: search box)", "R2 = TYPE(R1, QUERY: departure, TEXT: Atlanta)"])
+    planner = ScriptedLLM(
+        responses=[
+            "Subgoal 1: Click the search box.",
+            "No, I will keep planning. Subgoal 2: Type Atlanta.",
+            "Yes, I will stop planning.",
+        ]
+    )
+    grounder = ScriptedLLM(
+        responses=["R1 = CLICK(Env, QUERY: search box)", "R2 = TYPE(R1, QUERY: departure, TEXT: Atlanta)"]
+    )
     agent = create_lumos_agent(planner, grounder, [click, type_], domain="web_agent")
     result = agent.invoke({"task": "Book a flight from Atlanta", "variables": {"Env": "page0"}})
     assert result["variables"]["R2"] == "page0 > click[search box] > type[departure|Atlanta]"
-    assert planner.prompts[1].endswith("<|user|>\nWe have already click the search box.. Should we stop planning?\n<|assistant|>\n")
+    assert planner.prompts[1].endswith(
+        "<|user|>\nWe have already click the search box.. Should we stop planning?\n<|assistant|>\n"
+    )
 
 
 def test_webshop_forced_prefix() -> None:
@@ -130,34 +179,45 @@ def test_webshop_forced_prefix() -> None:
 
 def test_failures_become_observations_and_are_regrounded() -> None:
     planner = ScriptedLLM(responses=["Subgoal 1: Compute.", "Yes, I will stop planning."])
-    grounder = ScriptedLLM(responses=[
-        "R1 = Calculator(6 * 7); R2 = Teleport(R1); R3 = Calculator(R2 + 1); R4 = Calculator(1 / 0); this is not an action",
-        "R5 = Calculator(R1 + 1)",
-    ])
+    grounder = ScriptedLLM(
+        responses=[
+            "R1 = Calculator(6 * 7); R2 = Teleport(R1); R3 = Calculator(R2 + 1); R4 = Calculator(1 / 0); this is not an action",
+            "R5 = Calculator(R1 + 1)",
+        ]
+    )
     result = create_lumos_agent(planner, grounder, [calculator]).invoke("What is 6*7+1?")
     status = {o["action"]: (o["status"], o["output"]) for o in result["observations"]}
     assert status["R1 = Calculator(6 * 7)"] == ("success", "42")
-    assert status["R2 = Teleport(R1)"][1].startswith("Error: Teleport is not a valid action, try one of [Calculator]")
+    assert status["R2 = Teleport(R1)"][1].startswith(
+        "Error: Teleport is not a valid action, try one of [Calculator]"
+    )
     assert status["R3 = Calculator(R2 + 1)"][0] == "skipped"
     assert status["R4 = Calculator(1 / 0)"][1].startswith("Error: ZeroDivisionError")
     assert "Could not parse action 'this is not an action'" in status["this is not an action"][1]
     # re-grounded once, reusing R1 computed before: nothing is lost
     assert result["variables"]["R5"] == "43"
-    assert "The previous grounding failed: R2 = Teleport(R1) -> Error: Teleport is not a valid action" in grounder.prompts[1]
+    assert (
+        "The previous grounding failed: R2 = Teleport(R1) -> Error: Teleport is not a valid action"
+        in grounder.prompts[1]
+    )
     assert [a["attempt"] for a in result["actions"]][-1] == 1
 
 
 def test_regrounding_is_bounded() -> None:
     planner = ScriptedLLM(responses=["Subgoal 1: Compute.", "Yes, I will stop planning."])
     grounder = ScriptedLLM(responses=["R1 = Nope(1)"])
-    result = create_lumos_agent(planner, grounder, [calculator]).invoke("x", context=LumosContext(max_regrounds=2))
+    result = create_lumos_agent(planner, grounder, [calculator]).invoke(
+        "x", context=LumosContext(max_regrounds=2)
+    )
     assert len(grounder.prompts) == 3  # first grounding + 2 re-groundings
     assert result["stop_reason"] == "planner_stop"
 
 
 def test_bad_arguments_and_undefined_variables_are_observations() -> None:
     planner = ScriptedLLM(responses=["Subgoal 1: a.; Subgoal 2: b."])
-    grounder = ScriptedLLM(responses=["R1 = Calculator(R9 + 1); R2 = Calculator(1, Bogus: 2); R3 = Calculator(2 + 2)"])
+    grounder = ScriptedLLM(
+        responses=["R1 = Calculator(R9 + 1); R2 = Calculator(1, Bogus: 2); R3 = Calculator(2 + 2)"]
+    )
     result = create_lumos_agent(planner, grounder, [calculator], mode="onetime").invoke("x")
     outs = [o["output"] for o in result["observations"]]
     assert "Error: R9 is not defined yet." in outs
@@ -168,7 +228,9 @@ def test_bad_arguments_and_undefined_variables_are_observations() -> None:
 def test_max_subgoals_budget_answers_from_what_it_has() -> None:
     planner = ScriptedLLM(responses=["Subgoal 1: a.", "No, I will keep planning. Subgoal 2: b."])
     grounder = ScriptedLLM(responses=["R1 = Calculator(1 + 1)"])
-    result = create_lumos_agent(planner, grounder, [calculator], domain="maths").invoke("x", context=LumosContext(max_subgoals=3))
+    result = create_lumos_agent(planner, grounder, [calculator], domain="maths").invoke(
+        "x", context=LumosContext(max_subgoals=3)
+    )
     assert result["stop_reason"] == "budget:max_subgoals"
     assert len(result["subgoals"]) == 3 and result["answer"] == "2"
 
@@ -181,7 +243,9 @@ def test_independent_actions_run_concurrently() -> None:
         return seconds
 
     planner = ScriptedLLM(responses=["Subgoal 1: wait."])
-    grounder = ScriptedLLM(responses=["; ".join(f"R{i} = Sleep(0.2)" for i in range(1, 7)) + "; R7 = Sleep(0.2)"])
+    grounder = ScriptedLLM(
+        responses=["; ".join(f"R{i} = Sleep(0.2)" for i in range(1, 7)) + "; R7 = Sleep(0.2)"]
+    )
     agent = create_lumos_agent(planner, grounder, [sleep], mode="onetime")
     start = time.perf_counter()
     result = asyncio.run(agent.ainvoke("x"))
@@ -209,7 +273,9 @@ def test_dependent_actions_run_in_order() -> None:
 def test_chat_models_work_too() -> None:
     planner = FakeListChatModel(responses=["Subgoal 1: Count.\nextra chatter", "Yes, I will stop planning."])
     grounder = FakeListChatModel(responses=["R1 = Calculator(2 + 3)"])
-    result = create_lumos_agent(planner, grounder, [calculator], domain="maths").invoke([HumanMessage("What is 2+3?")])
+    result = create_lumos_agent(planner, grounder, [calculator], domain="maths").invoke(
+        [HumanMessage("What is 2+3?")]
+    )
     assert result["answer"] == "5" and result["task"] == "What is 2+3?"
     assert result["planner_turns"][1]["content"] == "Subgoal 1: Count."
 
@@ -219,12 +285,33 @@ def test_native_tool_call_grounding() -> None:
         def bind_tools(self, tools: Any, **kw: Any) -> Any:
             return self
 
-    grounder = ToolCallingFake(messages=iter([AIMessage("", tool_calls=[
-        {"name": "Calculator", "args": {"formula": "20 + 22"}, "id": "c1"},
-    ]), AIMessage("", tool_calls=[{"name": "Calculator", "args": {"formula": "R1 * 2"}, "id": "c2"}])]))
-    planner = FakeListChatModel(responses=["Subgoal 1: Add.", "No, I will keep planning. Subgoal 2: Double.", "Yes, I will stop planning."])
-    result = create_lumos_agent(planner, grounder, [calculator], domain="maths", grounding="tool_calls").invoke("x")
-    assert [a["text"] for a in result["actions"]] == ["R1 = Calculator(formula: 20 + 22)", "R2 = Calculator(formula: R1 * 2)"]
+    grounder = ToolCallingFake(
+        messages=iter(
+            [
+                AIMessage(
+                    "",
+                    tool_calls=[
+                        {"name": "Calculator", "args": {"formula": "20 + 22"}, "id": "c1"},
+                    ],
+                ),
+                AIMessage("", tool_calls=[{"name": "Calculator", "args": {"formula": "R1 * 2"}, "id": "c2"}]),
+            ]
+        )
+    )
+    planner = FakeListChatModel(
+        responses=[
+            "Subgoal 1: Add.",
+            "No, I will keep planning. Subgoal 2: Double.",
+            "Yes, I will stop planning.",
+        ]
+    )
+    result = create_lumos_agent(
+        planner, grounder, [calculator], domain="maths", grounding="tool_calls"
+    ).invoke("x")
+    assert [a["text"] for a in result["actions"]] == [
+        "R1 = Calculator(formula: 20 + 22)",
+        "R2 = Calculator(formula: R1 * 2)",
+    ]
     assert result["answer"] == "84"
 
 
@@ -278,7 +365,7 @@ def test_checkpointed_threads() -> None:
 @pytest.mark.parametrize("bad", ["", "   ", {}, {"foo": 1}, [AIMessage("hi")]])
 def test_bad_input_gets_a_clear_error(bad: Any) -> None:
     agent, _, _ = _qa_agent()
-    with pytest.raises(ValueError, match="task|empty|human"):
+    with pytest.raises(ValueError, match=r"task|empty|human"):
         agent.invoke(bad)
     with pytest.raises(TypeError, match="must be"):
         agent.invoke(42)
@@ -290,7 +377,9 @@ def test_programmer_errors_fail_fast() -> None:
     with pytest.raises(TypeError, match="BaseTool"):
         create_lumos_agent(ScriptedLLM(responses=["x"]), ScriptedLLM(responses=["x"]), [lambda x: x])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="same action name"):
-        create_lumos_agent(ScriptedLLM(responses=["x"]), ScriptedLLM(responses=["x"]), [calculator, calculator])
+        create_lumos_agent(
+            ScriptedLLM(responses=["x"]), ScriptedLLM(responses=["x"]), [calculator, calculator]
+        )
     with pytest.raises(TypeError, match="planner needs a LangChain chat model or LLM"):
         create_lumos_agent("not a model", ScriptedLLM(responses=["x"]), [calculator])  # type: ignore[arg-type]
 
@@ -298,5 +387,12 @@ def test_programmer_errors_fail_fast() -> None:
 @pytest.mark.parametrize("mode", ["iterative", "onetime"])
 @pytest.mark.parametrize("review", [(), ("plan", "actions")])
 def test_graph_topology_snapshot(mode: str, review: tuple[str, ...], snapshot: Any) -> None:
-    agent = create_lumos_agent(ScriptedLLM(responses=["x"]), ScriptedLLM(responses=["x"]), [calculator], mode=mode, review=review, checkpointer=InMemorySaver())  # type: ignore[arg-type]
+    agent = create_lumos_agent(
+        ScriptedLLM(responses=["x"]),
+        ScriptedLLM(responses=["x"]),
+        [calculator],
+        mode=mode,
+        review=review,
+        checkpointer=InMemorySaver(),
+    )  # type: ignore[arg-type]
     assert agent.get_graph().draw_mermaid(with_styles=False) == snapshot

@@ -40,7 +40,11 @@ def test_stop_planning() -> None:
 
 def test_onetime_list_with_semicolons_inside_subgoals() -> None:
     p = parse_plan("Subgoal 1: Find A; note B; Subgoal 2: Find C; Subgoal 3: Compare them.")
-    assert [(s.index, s.text) for s in p.subgoals] == [(1, "Find A; note B"), (2, "Find C"), (3, "Compare them.")]
+    assert [(s.index, s.text) for s in p.subgoals] == [
+        (1, "Find A; note B"),
+        (2, "Find C"),
+        (3, "Compare them."),
+    ]
 
 
 @pytest.mark.parametrize("text", ["", "   ", "No, I will", "Yes"])
@@ -80,8 +84,14 @@ def test_alias_and_annotation_suffix() -> None:
     [alias] = parse_actions("Output = R9 = 40").actions
     assert (alias.variables, alias.name, alias.args, alias.annotation) == (("Output",), "", "R9", "40")
     assert alias.text == "Output = R9"
-    [a] = parse_actions("Action 1-2: R2 = ParagraphRetrieve(R1, Query: How many kids?) = Paragraph(Julius Caesar-75).").actions
-    assert (a.name, a.args, a.annotation) == ("ParagraphRetrieve", "R1, Query: How many kids?", "Paragraph(Julius Caesar-75).")
+    [a] = parse_actions(
+        "Action 1-2: R2 = ParagraphRetrieve(R1, Query: How many kids?) = Paragraph(Julius Caesar-75)."
+    ).actions
+    assert (a.name, a.args, a.annotation) == (
+        "ParagraphRetrieve",
+        "R1, Query: How many kids?",
+        "Paragraph(Julius Caesar-75).",
+    )
     assert a.text == "R2 = ParagraphRetrieve(R1, Query: How many kids?)"
 
 
@@ -109,12 +119,18 @@ def test_web_and_webshop_markers() -> None:
     assert split_arguments(typ.args) == ("R2", [("QUERY", "Type Atlanta"), ("TEXT", "Atlanta")])
     assert split_arguments(sel.args) == ("R6", [("QUERY", "Choose nights"), ("TEXT", "6 nights")])
     [pick] = parse_actions("R7 = Pick(Item_names: R1, Item_features: [R3, R6], Query: blue shoes)").actions
-    assert split_arguments(pick.args) == (None, [("Item_names", "R1"), ("Item_features", "[R3, R6]"), ("Query", "blue shoes")])
+    assert split_arguments(pick.args) == (
+        None,
+        [("Item_names", "R1"), ("Item_features", "[R3, R6]"), ("Query", "blue shoes")],
+    )
 
 
 def test_commas_without_keyword_do_not_split() -> None:
     assert split_arguments("Albany, Georgia") == ("Albany, Georgia", [])
-    assert split_arguments("[R2, R5], Question: Who is older, A or B?") == ("[R2, R5]", [("Question", "Who is older, A or B?")])
+    assert split_arguments("[R2, R5], Question: Who is older, A or B?") == (
+        "[R2, R5]",
+        [("Question", "Who is older, A or B?")],
+    )
     assert split_arguments("2^0, 2^1, ..., 2^10") == ("2^0, 2^1, ..., 2^10", [])
 
 

@@ -56,7 +56,9 @@ def test_planner_iterative_second_turn_eval() -> None:
     turns = [
         plan_request(Q),
         Turn(role="assistant", content="Subgoal 1: Find the 1998 Best Picture winner. "),
-        plan_feedback(COMPLEX_QA, 1, "Find the 1998 Best Picture winner.", "Question: Which film won?; Answer: Titanic"),
+        plan_feedback(
+            COMPLEX_QA, 1, "Find the 1998 Best Picture winner.", "Question: Which film won?; Answer: Titanic"
+        ),
     ]
     expected = (
         f"<|user|>\n{PLAN_HEAD}Task: {Q}; Initial Environment Description: None.\n<|assistant|>\n"
@@ -104,7 +106,10 @@ def test_complex_qa_grounder_first_and_followup() -> None:
 
 def test_complex_qa_followup_without_answers_keeps_the_phrase() -> None:
     follow = ground_followup(COMPLEX_QA, "Subgoal 2: X.", [("Subgoal 1", "No answer.")])
-    assert follow["content"] == "Subgoal to be grounded: Subgoal 2: X. The grounding could be based on the following results:"
+    assert (
+        follow["content"]
+        == "Subgoal to be grounded: Subgoal 2: X. The grounding could be based on the following results:"
+    )
 
 
 def test_complex_qa_onetime_grounder_plural() -> None:
@@ -118,31 +123,48 @@ def test_complex_qa_onetime_grounder_plural() -> None:
 def test_maths_grounder_keeps_keep_planning_prefix_like_the_eval_script() -> None:
     task = "Tom has 3 apples and buys 4 more. How many?"
     first = ground_request(MATHS, task, "Subgoal 1: Add the apples.")
-    assert first["content"] == f"{GROUND_HEAD}{MATHS_IFACE}Task: {task} \nSubgoal to be grounded: Subgoal 1: Add the apples."
+    assert (
+        first["content"]
+        == f"{GROUND_HEAD}{MATHS_IFACE}Task: {task} \nSubgoal to be grounded: Subgoal 1: Add the apples."
+    )
     follow = ground_followup(MATHS, "No, I will keep planning. Subgoal 2: Report it.", [("Subgoal 1", "7")])
     assert follow["content"] == "Subgoal to be grounded: No, I will keep planning. Subgoal 2: Report it."
 
 
 def test_maths_feedback() -> None:
-    assert plan_feedback(MATHS, 2, "x", "40")["content"] == "The executed result for Subgoal 2 is 40. Should we stop planning?"
+    assert (
+        plan_feedback(MATHS, 2, "x", "40")["content"]
+        == "The executed result for Subgoal 2 is 40. Should we stop planning?"
+    )
 
 
 def test_web_agent_feedback_and_interface() -> None:
     turn = plan_feedback(WEB_AGENT, 1, "Click the search button.", "ignored")
     assert turn["content"] == "We have already click the search button.. Should we stop planning?"
     req = ground_request(WEB_AGENT, "Book a flight", "Subgoal 1: Click search.")
-    assert req["content"].startswith(GROUND_HEAD + "The available action list is 'CLICK', 'TYPE', 'SELECT'.\nCLICK(Env, Query):")
-    assert req["content"].endswith("according to Query.\n\nTask: Book a flight \nSubgoal to be grounded: Subgoal 1: Click search.")
+    assert req["content"].startswith(
+        GROUND_HEAD + "The available action list is 'CLICK', 'TYPE', 'SELECT'.\nCLICK(Env, Query):"
+    )
+    assert req["content"].endswith(
+        "according to Query.\n\nTask: Book a flight \nSubgoal to be grounded: Subgoal 1: Click search."
+    )
 
 
 def test_webshop_feedback_prefix_and_exemplars() -> None:
-    assert plan_feedback(WEBSHOP, 3, "x", "[b01, b02]")["content"] == "The executed result for Subgoal 3 is [b01, b02]"
+    assert (
+        plan_feedback(WEBSHOP, 3, "x", "[b01, b02]")["content"]
+        == "The executed result for Subgoal 3 is [b01, b02]"
+    )
     exemplar = (
         Turn(role="user", content="Task A"),
         Turn(role="assistant", content="R1 = Search(a)"),
     )
-    prompt = render_prompt([Turn(role="user", content="Task B")], exemplars=[exemplar], assistant_prefix=WEBSHOP.ground_prefix)
-    assert prompt == "<|user|>\nTask A\n<|assistant|>\nR1 = Search(a)\n\n<|user|>\nTask B\n<|assistant|>\nR1 = "
+    prompt = render_prompt(
+        [Turn(role="user", content="Task B")], exemplars=[exemplar], assistant_prefix=WEBSHOP.ground_prefix
+    )
+    assert (
+        prompt == "<|user|>\nTask A\n<|assistant|>\nR1 = Search(a)\n\n<|user|>\nTask B\n<|assistant|>\nR1 = "
+    )
 
 
 def test_get_domain_and_errors() -> None:
