@@ -376,6 +376,13 @@ def _answer_text(value: Any) -> str | None:
     return text.split("Answer: ", 1)[1].strip() if "Answer: " in text else text
 
 
+def _useful(answer: str | None) -> str | None:
+    """None for a final QA that found nothing, so the agent answers from its results."""
+    if answer is None or answer.strip().rstrip(".").lower() in ("no answer", ""):
+        return None
+    return answer
+
+
 def create_finalize_node(setup: Setup) -> RunnableLambda:
     """Build the node that reads the final answer from what the agent has."""
 
@@ -409,7 +416,7 @@ def create_finalize_node(setup: Setup) -> RunnableLambda:
         answer = None
         if request:
             try:
-                answer = _answer_text(request[0].invoke(request[1], config=config))
+                answer = _useful(_answer_text(request[0].invoke(request[1], config=config)))
             except Exception:  # the fallback below still answers from what we have
                 answer = None
         return _finish(state, answer or _fallback(state))
@@ -419,7 +426,7 @@ def create_finalize_node(setup: Setup) -> RunnableLambda:
         answer = None
         if request:
             try:
-                answer = _answer_text(await request[0].ainvoke(request[1], config=config))
+                answer = _useful(_answer_text(await request[0].ainvoke(request[1], config=config)))
             except Exception:  # the fallback below still answers from what we have
                 answer = None
         return _finish(state, answer or _fallback(state))

@@ -396,3 +396,15 @@ def test_graph_topology_snapshot(mode: str, review: tuple[str, ...], snapshot: A
         checkpointer=InMemorySaver(),
     )  # type: ignore[arg-type]
     assert agent.get_graph().draw_mermaid(with_styles=False) == snapshot
+
+
+def test_final_qa_without_answer_falls_back_to_the_results() -> None:
+    @tool("QA")
+    def picky_qa(context: list[str] | str, question: str) -> str:
+        """Answers only the subgoal question."""
+        return f"Question: {question}; Answer: {'Paris' if question == 'Capital?' else 'No answer'}"
+
+    planner = ScriptedLLM(responses=["Subgoal 1: Find the capital.", "Yes, I will stop planning."])
+    grounder = ScriptedLLM(responses=["R1 = QA([], Question: Capital?)"])
+    result = create_lumos_agent(planner, grounder, [picky_qa]).invoke("What is the capital of France?")
+    assert result["answer"] == "Paris"
