@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ckpt.set_defaults(func=_checkpoints)
     for module, adder in (
         ("langchain_lumos.evaluation.cli", "add_eval_parser"),
-        ("langchain_lumos.training.cli", "add_train_parser"),
+        ("langchain_lumos.training.cli", "add_parsers"),
     ):
         try:
             getattr(__import__(module, fromlist=[adder]), adder)(sub)

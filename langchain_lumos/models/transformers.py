@@ -1,0 +1,650 @@
+r"""Local Hugging Face ``transformers`` backend for the Lumos planner and grounder.
+
+:class:`LumosTransformersLLM` is a LangChain ``BaseLLM`` (string in, string out). The
+core renders the complete raw Lumos prompt (``"<|user|>\n...\n<|assistant|>\n"``);
+this class tokenizes it verbatim (``add_special_tokens=False``, so no BOS is added, but
+``<s>``/``</s>`` written in the text become special tokens), decodes greedily and cuts the
+completion at the first newline, like the original ``eval/utils.py::generate_completions``.
+
+Differences from the original (spec section 9, item 2):
+
+* The model and tokenizer are loaded once, lazily and thread-safely, and stay resident
+  (``load_count`` counts real loads).
+* Stopping is per sequence: a row stops at its first generated newline (by token id *or*
+  by decoded text, for tokenizers that merge ``"\n"`` into larger tokens) or at any
+  caller ``stop`` string; the batch stops when every row is finished.
+* Concurrent async calls arriving within ``batch_window_ms`` are padded together into
+  one ``generate`` call run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+)
+from langchain_core.language_models import BaseLLM, LangSmithParams
+from langchain_core.outputs import Generation, LLMResult
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+
+from langchain_lumos.errors import CheckpointNotFoundError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "LumosTransformersLLM",
+    "NewlineStoppingCriteria",
+    "hf_offline",
+    "is_checkpoint_cached",
+]
+
+_TRUTHY = {"1", "on", "yes", "true"}
+_DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+def hf_offline() -> bool:
+    """Return whether the Hugging Face Hub is in offline mode (read at call time).
+
+    Returns:
+        True when ``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` is set to a truthy value.
+    """
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if os.environ.get(var, "").strip().lower() in _TRUTHY:
+            return True
+    return False
+
+
+def is_checkpoint_cached(repo_id: str, cache_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Return whether a Hub model's ``config.json`` is in the local Hugging Face cache.
+
+    Args:
+        repo_id: Hub id such as ``"ai2lumos/lumos_complex_qa_plan_iterative"``.
+        cache_dir: Hugging Face cache directory (default: the standard one).
+
+    Returns:
+        True when the checkpoint config is cached (weights are then most likely cached).
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(
+            repo_id, "config.json", cache_dir=None if cache_dir is None else str(cache_dir)
+        )
+    except ValueError:  # not a valid repo id
+        return False
+    return isinstance(found, str)
+
+
+def _is_local(model_id: str) -> bool:
+    return Path(model_id).expanduser().is_dir()
+
+
+class NewlineStoppingCriteria:
+    r"""Per-sequence stopping criterion: first generated newline, stop string or EOS.
+
+    Called by ``generate`` after every step with the full ``input_ids`` (prompt plus
+    generated tokens). A row is finished once its newest token is a newline token id
+    (``tokenizer.encode("\n", add_special_tokens=False)[-1]``, as in the original),
+    an EOS id, or once the decoded text of its generated tokens contains ``"\n"`` (for
+    tokenizers that merge newlines into larger tokens) or one of the row's stop strings.
+    Returns a bool tensor (one entry per row); ``generate`` stops when all are True.
+
+    Attributes:
+        finished_at: Per row, the number of generated tokens when it finished (the
+            finishing token included), or None while running.
+        reasons: Per row, ``"stop"`` (newline/stop string), ``"eos"`` or None.
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        prompt_length: int,
+        batch_size: int,
+        *,
+        stop_at_newline: bool = True,
+        stops: Sequence[Sequence[str] | None] | None = None,
+        eos_token_ids: Sequence[int] = (),
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_length = prompt_length
+        self.stop_at_newline = stop_at_newline
+        rows = list(stops) if stops is not None else [None] * batch_size
+        if len(rows) != batch_size:
+            msg = f"stops has {len(rows)} rows, expected {batch_size}"
+            raise ValueError(msg)
+        self.stops: list[list[str]] = [[s for s in (r or []) if s] for r in rows]
+        if stop_at_newline:
+            self.stops = [[*r, "\n"] if "\n" not in r else r for r in self.stops]
+        self.newline_ids: set[int] = set()
+        if stop_at_newline:
+            encoded = tokenizer.encode("\n", add_special_tokens=False)
+            if encoded:
+                self.newline_ids.add(int(encoded[-1]))
+        self.eos_ids = {int(i) for i in eos_token_ids}
+        # Each generated token adds at least one character except partial UTF-8 byte
+        # tokens, so a stop string that just completed lies in this many last tokens.
+        longest = max((len(s) for r in self.stops for s in r), default=1)
+        self.window = 8 + 4 * longest
+        self.finished_at: list[int | None] = [None] * batch_size
+        self.reasons: list[str | None] = [None] * batch_size
+
+    def __call__(self, input_ids: torch.LongTensor, scores: Any, **kwargs: Any) -> Any:
+        """Mark rows that just finished; return the per-row done mask."""
+        import torch
+
+        n_new = input_ids.shape[1] - self.prompt_length
+        done = []
+        for row in range(input_ids.shape[0]):
+            if self.finished_at[row] is None and n_new > 0:
+                reason = self._check(input_ids[row], n_new, row)
+                if reason is not None:
+                    self.finished_at[row] = n_new
+                    self.reasons[row] = reason
+            done.append(self.finished_at[row] is not None)
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    def _check(self, ids: Any, n_new: int, row: int) -> str | None:
+        last = int(ids[-1])
+        if last in self.newline_ids:
+            return "stop"
+        if last in self.eos_ids:
+            return "eos"
+        if not self.stops[row]:
+            return None
+        tail = ids[-min(n_new, self.window) :].tolist()
+        text = self.tokenizer.decode(tail, skip_special_tokens=True)
+        if any(s in text for s in self.stops[row]):
+            return "stop"
+        return None
+
+
+@dataclass
+class _Row:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+
+
+@dataclass
+class _Request:
+    prompt: str
+    stop: list[str] | None
+    gen_kwargs: dict[str, Any]
+    key: Any
+    future: asyncio.Future[_Row] = field(repr=False)
+
+
+class _LoopBatcher:
+    """Collects async requests on one event loop and runs them as padded batches."""
+
+    def __init__(self, llm: LumosTransformersLLM) -> None:
+        self.llm = llm
+        self.pending: list[_Request] = []
+        self.task: asyncio.Task[None] | None = None
+        self.full = asyncio.Event()
+
+    def submit(self, prompt: str, stop: list[str] | None, gen_kwargs: dict[str, Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[_Row] = loop.create_future()
+        self.pending.append(_Request(prompt, stop, gen_kwargs, _freeze(gen_kwargs), fut))
+        if len(self.pending) >= self.llm.max_batch_size:
+            self.full.set()
+        if self.task is None:
+            self.task = loop.create_task(self._drain())
+        return fut
+
+    async def _drain(self) -> None:
+        try:
+            if not self.full.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.full.wait(), self.llm.batch_window_ms / 1000)
+            # Requests arriving while a batch runs are served right after it.
+            while self.pending:
+                batch, self.pending = self.pending, []
+                self.full.clear()
+                groups: dict[Any, list[_Request]] = {}
+                for req in batch:
+                    groups.setdefault(req.key, []).append(req)
+                for reqs in groups.values():
+                    for start in range(0, len(reqs), self.llm.max_batch_size):
+                        await self._run(reqs[start : start + self.llm.max_batch_size])
+        except BaseException as exc:
+            for req in self.pending:
+                if not req.future.done():
+                    req.future.set_exception(exc)
+            self.pending = []
+            raise
+        finally:
+            self.task = None
+
+    async def _run(self, chunk: list[_Request]) -> None:
+        live = [r for r in chunk if not r.future.done()]
+        if not live:
+            return
+        try:
+            rows = await asyncio.to_thread(
+                self.llm._generate_rows,
+                [r.prompt for r in live],
+                [r.stop for r in live],
+                live[0].gen_kwargs,
+            )
+        except asyncio.CancelledError:
+            for r in live:
+                if not r.future.done():
+                    r.future.cancel()
+            raise
+        except Exception as exc:  # delivered to every caller of this batch
+            for r in live:
+                if not r.future.done():
+                    r.future.set_exception(exc)
+            return
+        for r, row in zip(live, rows, strict=True):
+            if not r.future.done():
+                r.future.set_result(row)
+
+
+def _freeze(value: Any) -> Any:
+    """Hashable grouping key for generation kwargs (unhashable values by identity)."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))
+    return value
+
+
+class LumosTransformersLLM(BaseLLM):
+    r"""Lumos planner/grounder served by a local ``transformers`` causal LM.
+
+    The prompt is sent verbatim: rendering (BOS text, turn separators) is the caller's
+    job. Greedy decoding, one line out.
+
+    Example:
+        .. code-block:: python
+
+            llm = LumosTransformersLLM(model_id="ai2lumos/lumos_maths_plan_iterative")
+            llm.invoke("<|user|>\nPlease provide ...\n<|assistant|>\n", stop=["\n"])
+    """
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_id: str
+    """Hub id or local directory of the checkpoint."""
+    tokenizer_id: str | None = None
+    """Tokenizer id or directory (default: ``model_id``)."""
+    device: Literal["cpu", "cuda", "auto"] | str = "cpu"
+    """``"cpu"``, ``"cuda"`` (or ``"cuda:1"``), or ``"auto"`` (accelerate ``device_map``)."""
+    dtype: str | None = None
+    """``"float32"``, ``"float16"``, ``"bfloat16"`` or ``"auto"``; default float32 on CPU and
+    float16 on GPU (the originals ran fp16)."""
+    max_new_tokens: int = Field(default=512, ge=1)
+    use_slow_tokenizer: bool = False
+    """Use the slow (sentencepiece) tokenizer, as the original eval did."""
+    stop_at_newline: bool = True
+    """Stop each sequence at its first generated newline and keep only the first line."""
+    batch_window_ms: float = Field(default=5.0, ge=0.0)
+    """How long async requests are collected before one padded ``generate`` call."""
+    max_batch_size: int = Field(default=16, ge=1)
+    local_files_only: bool | None = None
+    """Never touch the network; default: honour ``HF_HUB_OFFLINE``."""
+    cache_dir: str | None = None
+    """Hugging Face cache directory (default: the standard one)."""
+    revision: str | None = None
+    trust_remote_code: bool = False
+    generation_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra keyword arguments for ``model.generate`` (e.g. ``min_new_tokens``)."""
+
+    total_load_count: ClassVar[int] = 0
+    """Model loads by every instance of this class in this process."""
+
+    _model: Any = PrivateAttr(default=None)
+    _tokenizer: Any = PrivateAttr(default=None)
+    _load_count: int = PrivateAttr(default=0)
+    _load_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _gen_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _batchers: Any = PrivateAttr(default_factory=weakref.WeakKeyDictionary)
+
+    @model_validator(mode="after")
+    def _check_config(self) -> LumosTransformersLLM:
+        if self.dtype is not None and self.dtype not in _DTYPES:
+            msg = f"dtype must be one of {_DTYPES} or None, got {self.dtype!r}"
+            raise ValueError(msg)
+        if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
+            msg = f"device must be 'cpu', 'cuda[:N]' or 'auto', got {self.device!r}"
+            raise ValueError(msg)
+        return self
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_model(cls, model: Any, tokenizer: Any, **kwargs: Any) -> LumosTransformersLLM:
+        """Wrap an already loaded model and tokenizer (nothing is loaded; ``load_count`` 0).
+
+        The tokenizer is switched to left padding and gets ``pad_token = eos_token`` if
+        it has no pad token.
+
+        Args:
+            model: A ``transformers`` causal LM.
+            tokenizer: Its tokenizer.
+            **kwargs: Other fields (``max_new_tokens``, ``batch_window_ms``, ...).
+
+        Returns:
+            The wrapping LLM.
+        """
+        if "model_id" not in kwargs:
+            name = getattr(getattr(model, "config", None), "_name_or_path", "") or ""
+            kwargs["model_id"] = name or f"in-memory:{type(model).__name__}"
+        llm = cls(**kwargs)
+        _prepare_tokenizer(tokenizer)
+        llm._model = model
+        llm._tokenizer = tokenizer
+        return llm
+
+    @property
+    def load_count(self) -> int:
+        """Number of times this instance loaded its model from disk or the Hub."""
+        return self._load_count
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether the model and tokenizer are resident."""
+        return self._model is not None
+
+    @property
+    def model(self) -> Any:
+        """The resident ``transformers`` model (loaded on first access)."""
+        return self._ensure_loaded()[0]
+
+    @property
+    def tokenizer(self) -> Any:
+        """The resident tokenizer (loaded on first access)."""
+        return self._ensure_loaded()[1]
+
+    def load(self) -> LumosTransformersLLM:
+        """Load the model and tokenizer now (idempotent).
+
+        Returns:
+            ``self``.
+
+        Raises:
+            CheckpointNotFoundError: The checkpoint is not cached and cannot be downloaded.
+        """
+        self._ensure_loaded()
+        return self
+
+    def _offline(self) -> bool:
+        return self.local_files_only if self.local_files_only is not None else hf_offline()
+
+    def check_available(self) -> None:
+        """Fail fast when offline and the checkpoint is neither a local dir nor cached.
+
+        Raises:
+            CheckpointNotFoundError: With a message naming the missing checkpoint.
+        """
+        if not self._offline():
+            return
+        for ident in {self.model_id, self.tokenizer_id or self.model_id}:
+            if _is_local(ident) or is_checkpoint_cached(ident, self.cache_dir):
+                continue
+            msg = (
+                f"Checkpoint {ident!r} is not a local directory and is not in the local "
+                "Hugging Face cache, and the Hub is offline (HF_HUB_OFFLINE=1 or "
+                "local_files_only=True). Download it first with "
+                f"`huggingface-cli download {ident}` on a machine with network access, "
+                "or point model_id at a local directory."
+            )
+            raise CheckpointNotFoundError(msg)
+
+    def _ensure_loaded(self) -> tuple[Any, Any]:
+        if self._model is not None:
+            return self._model, self._tokenizer
+        with self._load_lock:
+            if self._model is None:
+                self._model, self._tokenizer = self._load()
+                self._load_count += 1
+                type(self).total_load_count += 1
+        return self._model, self._tokenizer
+
+    def _load(self) -> tuple[Any, Any]:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.check_available()
+        common: dict[str, Any] = {
+            "local_files_only": self._offline(),
+            "cache_dir": self.cache_dir,
+            "revision": self.revision,
+            "trust_remote_code": self.trust_remote_code,
+        }
+        on_gpu = self.device != "cpu" and torch.cuda.is_available()
+        if self.device != "cpu" and self.device != "auto" and not torch.cuda.is_available():
+            msg = f"device={self.device!r} but CUDA is not available"
+            raise ValueError(msg)
+        dtype_name = self.dtype or ("float16" if on_gpu else "float32")
+        dtype = dtype_name if dtype_name == "auto" else getattr(torch, dtype_name)
+        model_kwargs: dict[str, Any] = {"dtype": dtype}
+        if self.device == "auto" and on_gpu:
+            model_kwargs["device_map"] = "auto"
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(
+                self.tokenizer_id or self.model_id, use_fast=not self.use_slow_tokenizer, **common
+            )
+            model: Any = AutoModelForCausalLM.from_pretrained(self.model_id, **model_kwargs, **common)
+        except OSError as exc:
+            msg = (
+                f"Could not load checkpoint {self.model_id!r}: {exc}. If the Hub is "
+                "unreachable, download the checkpoint on a machine with network access "
+                "or use a local directory."
+            )
+            raise CheckpointNotFoundError(msg) from exc
+        if "device_map" not in model_kwargs:
+            target = ("cuda" if on_gpu else "cpu") if self.device == "auto" else self.device
+            model = model.to(target)
+        model.eval()
+        _prepare_tokenizer(tokenizer)
+        return model, tokenizer
+
+    # ------------------------------------------------------------------ LangChain API
+    @property
+    def _llm_type(self) -> str:
+        return "lumos-transformers"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model_id": self.model_id,
+            "tokenizer_id": self.tokenizer_id,
+            "device": self.device,
+            "dtype": self.dtype,
+            "max_new_tokens": self.max_new_tokens,
+            "stop_at_newline": self.stop_at_newline,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "transformers"
+        params["ls_model_name"] = self.model_id
+        params["ls_max_tokens"] = kwargs.get("max_new_tokens", self.max_new_tokens)
+        params["ls_temperature"] = 0.0
+        return params
+
+    def _generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        gen_kwargs = self._merge_kwargs(kwargs)
+        rows = self._generate_rows(prompts, [stop] * len(prompts), gen_kwargs)
+        return self._to_result(rows)
+
+    async def _agenerate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        gen_kwargs = self._merge_kwargs(kwargs)
+        batcher = self._batcher()
+        futures = [batcher.submit(p, stop, gen_kwargs) for p in prompts]
+        rows = await asyncio.gather(*futures)
+        return self._to_result(list(rows))
+
+    # ------------------------------------------------------------------ internals
+    def _batcher(self) -> _LoopBatcher:
+        loop = asyncio.get_running_loop()
+        batcher = self._batchers.get(loop)
+        if batcher is None:
+            batcher = _LoopBatcher(self)
+            self._batchers[loop] = batcher
+        return batcher
+
+    def _merge_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        merged = {"max_new_tokens": self.max_new_tokens, **self.generation_kwargs, **kwargs}
+        for key in ("do_sample", "num_return_sequences"):
+            if merged.pop(key, None) not in (None, False, 1):
+                msg = f"{key} is not supported: Lumos decoding is greedy, one sequence"
+                raise ValueError(msg)
+        return merged
+
+    def _to_result(self, rows: list[_Row]) -> LLMResult:
+        prompt_tokens = sum(r.prompt_tokens for r in rows)
+        completion_tokens = sum(r.completion_tokens for r in rows)
+        return LLMResult(
+            generations=[
+                [
+                    Generation(
+                        text=r.text,
+                        generation_info={
+                            "prompt_tokens": r.prompt_tokens,
+                            "completion_tokens": r.completion_tokens,
+                            "finish_reason": r.finish_reason,
+                        },
+                    )
+                ]
+                for r in rows
+            ],
+            llm_output={
+                "token_usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+                "model_name": self.model_id,
+            },
+        )
+
+    def _generate_rows(
+        self,
+        prompts: list[str],
+        stops: list[list[str] | None],
+        gen_kwargs: dict[str, Any],
+    ) -> list[_Row]:
+        """Generate for many prompts, one padded ``generate`` per ``max_batch_size`` chunk."""
+        rows: list[_Row] = []
+        size = self.max_batch_size
+        for start in range(0, len(prompts), size):
+            rows.extend(
+                self._generate_chunk(prompts[start : start + size], stops[start : start + size], gen_kwargs)
+            )
+        return rows
+
+    def _generate_chunk(
+        self, prompts: list[str], stops: list[list[str] | None], gen_kwargs: dict[str, Any]
+    ) -> list[_Row]:
+        import torch
+        from transformers import StoppingCriteriaList
+
+        if not prompts:
+            return []
+        model, tokenizer = self._ensure_loaded()
+        enc = tokenizer(list(prompts), padding="longest", return_tensors="pt", add_special_tokens=False)
+        device = model.device
+        input_ids = enc["input_ids"].to(device)
+        attention_mask = enc["attention_mask"].to(device)
+        prompt_len = input_ids.shape[1]
+        eos_ids = _eos_ids(model, tokenizer)
+        criteria = NewlineStoppingCriteria(
+            tokenizer,
+            prompt_len,
+            len(prompts),
+            stop_at_newline=self.stop_at_newline,
+            stops=stops,
+            eos_token_ids=eos_ids,
+        )
+        kwargs = dict(gen_kwargs)
+        extra_criteria = list(kwargs.pop("stopping_criteria", None) or [])
+        kwargs.setdefault("pad_token_id", tokenizer.pad_token_id)
+        if eos_ids:
+            kwargs.setdefault("eos_token_id", eos_ids)
+        with self._gen_lock, torch.inference_mode():
+            output = model.generate(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                do_sample=False,
+                num_beams=1,
+                stopping_criteria=StoppingCriteriaList([criteria, *extra_criteria]),
+                **kwargs,
+            )
+        new_tokens = output[:, prompt_len:].tolist()
+        prompt_counts = attention_mask.sum(dim=1).tolist()
+        rows = []
+        for i, ids in enumerate(new_tokens):
+            n_gen = criteria.finished_at[i] or len(ids)
+            gen_ids = ids[:n_gen]
+            text = _decode_completion(tokenizer, enc["input_ids"][i].tolist(), gen_ids)
+            reason = criteria.reasons[i] or "length"
+            text = self._cut(text, stops[i])
+            rows.append(_Row(text, int(prompt_counts[i]), n_gen, reason))
+        return rows
+
+    def _cut(self, text: str, stop: list[str] | None) -> str:
+        cuts = [*(stop or []), *(["\n"] if self.stop_at_newline else [])]
+        positions = [text.find(s) for s in cuts if s]
+        positions = [p for p in positions if p >= 0]
+        return text[: min(positions)] if positions else text
+
+
+def _prepare_tokenizer(tokenizer: Any) -> None:
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    config = getattr(model, "generation_config", None)
+    eos = getattr(config, "eos_token_id", None)
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    if eos is None:
+        return []
+    return [int(e) for e in eos] if isinstance(eos, (list, tuple)) else [int(eos)]
+
+
+def _decode_completion(tokenizer: Any, prompt_ids: list[int], gen_ids: list[int]) -> str:
+    """Decode generated text as the original did: decode(prompt + new) minus decode(prompt).
+
+    Decoding the full sequence keeps the leading space that sentencepiece drops when a
+    completion is decoded on its own.
+    """
+    prompt_text = tokenizer.decode(prompt_ids, skip_special_tokens=True)
+    full_text = tokenizer.decode(prompt_ids + gen_ids, skip_special_tokens=True)
+    if full_text.startswith(prompt_text):
+        return full_text[len(prompt_text) :]
+    return tokenizer.decode(gen_ids, skip_special_tokens=True)

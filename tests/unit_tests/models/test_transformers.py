@@ -1,0 +1,408 @@
+"""Tests for LumosTransformersLLM on a tiny random Llama (offline, CPU, fast)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from langchain_core.callbacks import BaseCallbackHandler
+from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
+
+from langchain_lumos.errors import CheckpointNotFoundError
+from langchain_lumos.models.transformers import (
+    LumosTransformersLLM,
+    NewlineStoppingCriteria,
+)
+
+try:
+    from tests.tiny_llama import build_tiny_llama
+except ImportError:  # tests/ is not a package: import the helper from its directory
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tiny_llama import build_tiny_llama
+
+PLAN_PROMPT = (
+    "<|user|>\nPlease provide a reasonable subgoal-based plan to solve the given task.\n"
+    "Task: What is the capital of France?; Initial Environment Description: None.\n"
+    "<|assistant|>\n"
+)
+GROUND_PROMPT = (
+    "<|user|>\nPlease ground the given subgoal to corresponding executable actions.\n"
+    "Task: What is the capital of France? \nSubgoal to be grounded: Subgoal 1: Query France.\n"
+    "<|assistant|>\n"
+)
+TRAIN_EXACT_PROMPT = (
+    "<s><|user|>\nTask: x\n<|assistant|>\nSubgoal 1: Query France.</s>\n"
+    "<|user|>\nThe executed result for Subgoal 1 is Paris. Should we stop planning?\n"
+    "<|assistant|>\n"
+)
+PROMPTS = [PLAN_PROMPT, GROUND_PROMPT, TRAIN_EXACT_PROMPT, "<|user|>\nhi\n<|assistant|>\n"]
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_parts(tiny_dir: Path) -> tuple[Any, Any]:
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir, local_files_only=True)
+    return model.eval(), tokenizer
+
+
+@pytest.fixture
+def llm(tiny_dir: Path) -> LumosTransformersLLM:
+    return LumosTransformersLLM(model_id=str(tiny_dir), max_new_tokens=8, local_files_only=True)
+
+
+class GenerateSpy:
+    """Wraps model.generate, recording each call's inputs."""
+
+    def __init__(self, model: Any) -> None:
+        self.inner = model.generate
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        return self.inner(*args, **kwargs)
+
+
+def spy_on(llm: LumosTransformersLLM, monkeypatch: pytest.MonkeyPatch) -> GenerateSpy:
+    spy = GenerateSpy(llm.model)
+    monkeypatch.setattr(llm.model, "generate", spy)
+    return spy
+
+
+class Script(LogitsProcessor):
+    """Forces row i to emit scripts[i][step] (its last entry once the script is used up)."""
+
+    def __init__(self, prompt_len: int, scripts: list[list[int]]) -> None:
+        self.prompt_len = prompt_len
+        self.scripts = scripts
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> Any:
+        step = input_ids.shape[1] - self.prompt_len
+        forced = torch.full_like(scores, float("-inf"))
+        for row, script in enumerate(self.scripts):
+            forced[row, script[min(step, len(script) - 1)]] = 0.0
+        return forced
+
+
+def ids(tokenizer: Any, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def scripted(tiny_parts: tuple[Any, Any], prompts: list[str], texts: list[list[int]], **kw: Any):
+    model, tokenizer = tiny_parts
+    prompt_len = max(len(ids(tokenizer, p)) for p in prompts)
+    processor = LogitsProcessorList([Script(prompt_len, texts)])
+    return LumosTransformersLLM.from_model(
+        model, tokenizer, generation_kwargs={"logits_processor": processor}, **kw
+    )
+
+
+# ---------------------------------------------------------------------------- helper
+
+
+def test_tiny_llama_is_deterministic_and_offline(tmp_path: Path, tiny_dir: Path) -> None:
+    other = build_tiny_llama(tmp_path / "again")
+    for name in ("tokenizer.json", "model.safetensors", "config.json"):
+        assert (other / name).read_bytes() == (tiny_dir / name).read_bytes()
+    tokenizer = AutoTokenizer.from_pretrained(other, local_files_only=True)
+    assert [tokenizer.unk_token, tokenizer.bos_token, tokenizer.eos_token] == ["<unk>", "<s>", "</s>"]
+    assert tokenizer.pad_token == "<pad>"
+    # "\n\n" is a single merged token (exercises decoded-text newline detection)
+    assert len(ids(tokenizer, "\n\n")) == 1
+    assert ids(tokenizer, "\n\n") != ids(tokenizer, "\n")
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def test_loads_once_from_local_dir(llm: LumosTransformersLLM) -> None:
+    before = LumosTransformersLLM.total_load_count
+    assert llm.load_count == 0
+    assert not llm.is_loaded
+    outputs = [llm.invoke(p) for p in PROMPTS * 2]
+    llm.batch(PROMPTS)
+    assert llm.load_count == 1
+    assert LumosTransformersLLM.total_load_count == before + 1
+    assert outputs[: len(PROMPTS)] == outputs[len(PROMPTS) :]
+    assert llm.tokenizer.padding_side == "left"
+
+
+def test_concurrent_first_calls_load_once(llm: LumosTransformersLLM) -> None:
+    threads = [threading.Thread(target=llm.load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert llm.load_count == 1
+
+
+def test_from_model_does_not_load_and_sets_padding(tiny_parts: tuple[Any, Any]) -> None:
+    model, tokenizer = tiny_parts
+    saved = tokenizer.pad_token
+    tokenizer.pad_token = None
+    try:
+        llm = LumosTransformersLLM.from_model(model, tokenizer, max_new_tokens=4)
+        assert llm.load_count == 0
+        assert llm.is_loaded
+        assert tokenizer.pad_token == tokenizer.eos_token
+        assert tokenizer.padding_side == "left"
+        assert isinstance(llm.invoke(PLAN_PROMPT), str)
+        assert llm.load_count == 0
+    finally:
+        tokenizer.pad_token = saved
+
+
+def test_offline_hub_id_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    llm = LumosTransformersLLM(model_id="ai2lumos/lumos_complex_qa_plan_iterative", cache_dir=str(tmp_path))
+    with pytest.raises(CheckpointNotFoundError, match=r"lumos_complex_qa_plan_iterative.*offline"):
+        llm.invoke(PLAN_PROMPT)
+    with pytest.raises(CheckpointNotFoundError):
+        llm.check_available()
+    assert llm.load_count == 0
+
+
+def test_device_auto_without_gpu_stays_on_cpu(tiny_dir: Path) -> None:
+    llm = LumosTransformersLLM(model_id=str(tiny_dir), device="auto", max_new_tokens=2)
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert llm.model.device.type == "cpu"
+    assert llm.model.dtype == torch.float32
+    assert isinstance(llm.invoke(PLAN_PROMPT), str)
+
+
+def test_bad_config_fails_fast() -> None:
+    with pytest.raises(ValueError, match="dtype"):
+        LumosTransformersLLM(model_id="x", dtype="int3")
+    with pytest.raises(ValueError, match="device"):
+        LumosTransformersLLM(model_id="x", device="tpu")
+
+
+# ---------------------------------------------------------------------------- prompt / decoding
+
+
+def test_prompt_tokens_byte_exact(llm: LumosTransformersLLM, monkeypatch) -> None:
+    spy = spy_on(llm, monkeypatch)
+    tokenizer = llm.tokenizer
+    llm.batch(PROMPTS)
+    assert len(spy.calls) == 1
+    call = spy.calls[0]
+    for row, prompt in enumerate(PROMPTS):
+        mask = call["attention_mask"][row].bool()
+        fed = call["input_ids"][row][mask].tolist()
+        assert fed == ids(tokenizer, prompt)
+        assert not mask[: (~mask).sum()].any()  # padding is on the left
+    # eval-compatible prompt: no BOS added
+    assert call["input_ids"][0][call["attention_mask"][0].bool()][0] != tokenizer.bos_token_id
+    # train-exact prompt: the literal "<s>"/"</s>" become the special tokens
+    train = call["input_ids"][2][call["attention_mask"][2].bool()].tolist()
+    assert train[0] == tokenizer.bos_token_id
+    assert tokenizer.eos_token_id in train
+    assert call["do_sample"] is False
+
+
+def test_greedy_matches_manual_argmax(llm: LumosTransformersLLM) -> None:
+    llm.stop_at_newline = False
+    model, tokenizer = llm.model, llm.tokenizer
+    seq = torch.tensor([ids(tokenizer, PLAN_PROMPT)])
+    prompt_len = seq.shape[1]
+    with torch.no_grad():
+        for _ in range(8):
+            nxt = model(seq).logits[0, -1].argmax()
+            seq = torch.cat([seq, nxt.view(1, 1)], dim=1)
+            if nxt.item() == tokenizer.eos_token_id:
+                break
+    full = tokenizer.decode(seq[0].tolist(), skip_special_tokens=True)
+    expected = full[len(tokenizer.decode(seq[0, :prompt_len].tolist(), skip_special_tokens=True)) :]
+    assert llm.invoke(PLAN_PROMPT) == expected
+    assert llm.invoke(PLAN_PROMPT) == expected  # deterministic
+
+
+def test_stops_at_first_newline_token(tiny_parts) -> None:
+    _, tokenizer = tiny_parts
+    newline = ids(tokenizer, "\n")[-1]
+    script = [*ids(tokenizer, "Subgoal 1: Query France."), newline, *ids(tokenizer, "Subgoal 2")]
+    llm = scripted(tiny_parts, [PLAN_PROMPT], [script], max_new_tokens=40)
+    result = llm.generate([PLAN_PROMPT])
+    gen = result.generations[0][0]
+    assert gen.text == "Subgoal 1: Query France."
+    n_prefix = len(ids(tokenizer, "Subgoal 1: Query France."))
+    assert gen.generation_info["completion_tokens"] == n_prefix + 1
+    assert gen.generation_info["finish_reason"] == "stop"
+    assert gen.generation_info["prompt_tokens"] == len(ids(tokenizer, PLAN_PROMPT))
+    usage = result.llm_output["token_usage"]
+    assert usage["completion_tokens"] == n_prefix + 1
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def test_stops_at_merged_newline_token(tiny_parts, monkeypatch) -> None:
+    _, tokenizer = tiny_parts
+    merged = ids(tokenizer, "\n\n")
+    assert len(merged) == 1
+    prefix = ids(tokenizer, "R1 = QA([R2], Question: x)")
+    script = [*prefix, merged[0], *ids(tokenizer, "R2 = QA")]
+    llm = scripted(tiny_parts, [GROUND_PROMPT], [script], max_new_tokens=60)
+    spy = spy_on(llm, monkeypatch)
+    gen = llm.generate([GROUND_PROMPT]).generations[0][0]
+    assert gen.text == "R1 = QA([R2], Question: x)"
+    # generation really stopped right after the merged newline token
+    assert gen.generation_info["completion_tokens"] == len(prefix) + 1
+    prompt_len = spy.calls[0]["input_ids"].shape[1]
+    assert len(spy.calls) == 1
+    assert gen.generation_info["finish_reason"] == "stop"
+    assert prompt_len == len(ids(tokenizer, GROUND_PROMPT))
+
+
+def test_caller_stop_strings(tiny_parts) -> None:
+    _, tokenizer = tiny_parts
+    script = ids(tokenizer, "R1 = Calculator(28 * 1/7); R2 = Define(x = 2)")
+    llm = scripted(tiny_parts, [GROUND_PROMPT], [script], max_new_tokens=len(script))
+    assert llm.invoke(GROUND_PROMPT, stop=["; "]) == "R1 = Calculator(28 * 1/7)"
+    assert llm.invoke(GROUND_PROMPT, stop=["\n"]) == "R1 = Calculator(28 * 1/7); R2 = Define(x = 2)"
+
+
+def test_per_row_stopping_in_a_batch(tiny_parts, monkeypatch) -> None:
+    _, tokenizer = tiny_parts
+    newline = ids(tokenizer, "\n")[-1]
+    eos = tokenizer.eos_token_id
+    first, second, third = (
+        ids(tokenizer, "Subgoal 1"),
+        ids(tokenizer, "R1 = KnowledgeQuery(France); R2 = QA"),
+        ids(tokenizer, "Yes"),
+    )
+    scripts = [
+        [*first, newline, *ids(tokenizer, "junk")],
+        [*second, newline],
+        [*third, eos, *ids(tokenizer, "never")],
+    ]
+    prompts = [PLAN_PROMPT, GROUND_PROMPT, PLAN_PROMPT]
+    llm = scripted(tiny_parts, prompts, scripts, max_new_tokens=50)
+    spy = spy_on(llm, monkeypatch)
+    result = llm.generate(prompts)
+    texts = [g[0].text for g in result.generations]
+    assert texts == ["Subgoal 1", "R1 = KnowledgeQuery(France); R2 = QA", "Yes"]
+    infos = [g[0].generation_info for g in result.generations]
+    assert [i["finish_reason"] for i in infos] == ["stop", "stop", "eos"]
+    assert [i["completion_tokens"] for i in infos] == [
+        len(first) + 1,
+        len(second) + 1,
+        len(third) + 1,
+    ]
+    assert len(spy.calls) == 1
+    # the whole batch stopped once the longest row finished
+    assert spy.calls[0]["max_new_tokens"] == 50
+
+
+def test_stopping_criteria_class_directly(tiny_parts) -> None:
+    _, tokenizer = tiny_parts
+    newline = ids(tokenizer, "\n")[-1]
+    merged = ids(tokenizer, "\n\n")[0]
+    a, b = ids(tokenizer, "Sub")[0], ids(tokenizer, "goal")[0]
+    stop_text = tokenizer.decode([b])
+    assert stop_text not in tokenizer.decode([a, a, a])
+    crit = NewlineStoppingCriteria(
+        tokenizer, 2, 3, stops=[None, None, [stop_text]], eos_token_ids=[tokenizer.eos_token_id]
+    )
+    step1 = torch.tensor([[a, a, a], [a, a, merged], [a, a, a]])
+    assert crit(step1, None).tolist() == [False, True, False]
+    step2 = torch.tensor([[a, a, a, newline], [a, a, merged, a], [a, a, a, b]])
+    assert crit(step2, None).tolist() == [True, True, True]
+    assert crit.finished_at == [2, 1, 2]
+    assert crit.reasons == ["stop", "stop", "stop"]
+    no_newline = NewlineStoppingCriteria(tokenizer, 1, 1, stop_at_newline=False)
+    assert no_newline(torch.tensor([[a, newline]]), None).tolist() == [False]
+    eos_only = NewlineStoppingCriteria(
+        tokenizer, 1, 1, stop_at_newline=False, eos_token_ids=[tokenizer.eos_token_id]
+    )
+    assert eos_only(torch.tensor([[a, tokenizer.eos_token_id]]), None).tolist() == [True]
+    assert eos_only.reasons == ["eos"]
+
+
+# ---------------------------------------------------------------------------- batching
+
+
+def test_max_batch_size_chunks_sync_calls(llm: LumosTransformersLLM, monkeypatch) -> None:
+    llm.max_batch_size = 2
+    spy = spy_on(llm, monkeypatch)
+    out = llm.batch(PROMPTS + PROMPTS[:1])
+    assert len(out) == 5
+    assert [c["input_ids"].shape[0] for c in spy.calls] == [2, 2, 1]
+
+
+async def test_concurrent_ainvoke_coalesce_into_one_generate(llm: LumosTransformersLLM, monkeypatch) -> None:
+    sequential = [llm.invoke(p) for p in PROMPTS]
+    llm.batch_window_ms = 200
+    spy = spy_on(llm, monkeypatch)
+    results = await asyncio.gather(*(llm.ainvoke(p) for p in PROMPTS))
+    assert len(spy.calls) == 1
+    assert spy.calls[0]["input_ids"].shape[0] == len(PROMPTS)
+    assert list(results) == sequential
+    assert llm.load_count == 1
+
+
+async def test_abatch_is_one_generate(llm: LumosTransformersLLM, monkeypatch) -> None:
+    spy = spy_on(llm, monkeypatch)
+    results = await llm.abatch(PROMPTS)
+    assert len(spy.calls) == 1
+    assert results == [llm.invoke(p) for p in PROMPTS]
+
+
+async def test_async_batches_respect_max_batch_size_and_errors(
+    llm: LumosTransformersLLM, monkeypatch
+) -> None:
+    llm.max_batch_size = 3
+    llm.batch_window_ms = 200
+    spy = spy_on(llm, monkeypatch)
+    await asyncio.gather(*(llm.ainvoke(p) for p in PROMPTS * 2))
+    assert sorted(c["input_ids"].shape[0] for c in spy.calls) == [2, 3, 3]
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("generate failed")
+
+    monkeypatch.setattr(llm.model, "generate", boom)
+    with pytest.raises(RuntimeError, match="generate failed"):
+        await asyncio.gather(*(llm.ainvoke(p) for p in PROMPTS))
+
+
+# ---------------------------------------------------------------------------- LangChain
+
+
+class Recorder(BaseCallbackHandler):
+    def __init__(self) -> None:
+        self.starts: list[dict[str, Any]] = []
+        self.ends = 0
+
+    def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], **kwargs: Any) -> None:
+        self.starts.append({"prompts": prompts, **kwargs})
+
+    def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+        self.ends += 1
+
+
+def test_callbacks_see_run_name_tags_and_raw_prompt(llm: LumosTransformersLLM) -> None:
+    recorder = Recorder()
+    config = {
+        "callbacks": [recorder],
+        "run_name": "lumos_planner",
+        "tags": ["plan"],
+        "metadata": {"step": 1},
+    }
+    llm.invoke(TRAIN_EXACT_PROMPT, config=config, stop=["\n"])
+    assert recorder.ends == 1
+    start = recorder.starts[0]
+    assert start["prompts"] == [TRAIN_EXACT_PROMPT]
+    assert start["name"] == "lumos_planner"
+    assert "plan" in start["tags"]
+    assert start["metadata"]["step"] == 1
+    assert start["metadata"]["ls_model_name"] == llm.model_id
+    assert llm._llm_type == "lumos-transformers"
+    assert llm._identifying_params["model_id"] == llm.model_id
