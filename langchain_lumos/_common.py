@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseLanguageModel
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
 from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime, get_runtime
@@ -24,9 +24,23 @@ __all__ = [
     "context_of",
     "current_batch",
     "emit",
+    "make_node",
     "render_value",
     "subgoal_result",
 ]
+
+try:  # LangGraph's own node wrapper inspects signatures once, not on every call
+    from langgraph._internal._runnable import RunnableCallable as _RunnableCallable
+except ImportError:  # pragma: no cover - a future LangGraph moved it
+    _RunnableCallable = None
+
+
+def make_node(func: Callable[..., Any], afunc: Callable[..., Any] | None, name: str) -> Runnable[Any, Any]:
+    """A graph node with a sync and an async body."""
+    if _RunnableCallable is not None:
+        return _RunnableCallable(func, afunc, name=name)
+    return RunnableLambda(func, afunc=afunc, name=name)
+
 
 Mode = Literal["iterative", "onetime"]
 ModelLike = BaseLanguageModel | Callable[[LumosState, Runtime[Any]], BaseLanguageModel]

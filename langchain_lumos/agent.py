@@ -18,12 +18,12 @@ from langchain_lumos.prompts import Domain
 
 __all__ = ["LumosAgent", "create_lumos_agent"]
 
-LumosInput = str | dict[str, Any] | Sequence[BaseMessage] | Command
+LumosInput = str | dict[str, Any] | Sequence[BaseMessage] | Command | None
 
 
-def _as_input(value: LumosInput) -> dict[str, Any] | Command:
-    if isinstance(value, Command):
-        return value
+def _as_input(value: LumosInput) -> dict[str, Any] | Command | None:
+    if value is None or isinstance(value, Command):
+        return value  # None resumes the thread in `config`; Command answers an interrupt
     if isinstance(value, str):
         if not value.strip():
             msg = "The task is empty."
@@ -72,8 +72,16 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
         """The accepted input type."""
         return LumosInput
 
-    def _kwargs(self, context: LumosContext | dict[str, Any] | None) -> dict[str, Any]:
-        return {"context": context} if context is not None else {}
+    def _kwargs(
+        self, context: LumosContext | dict[str, Any] | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        out = dict(kwargs)
+        if context is not None:
+            out["context"] = context
+        if self.graph.checkpointer is not None:
+            # Save every step before the next starts: a crash never loses finished tool calls.
+            out.setdefault("durability", "sync")
+        return out
 
     def invoke(
         self,
@@ -83,8 +91,12 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
         context: LumosContext | dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """Run the agent to its answer (or to a review interrupt)."""
-        return self.graph.invoke(_as_input(input), config, **self._kwargs(context), **kwargs)
+        """Run the agent to its answer (or to a review interrupt).
+
+        `input` is the task (a string, `{"task": ...}` or messages), a `Command` answering
+        a review interrupt, or None to resume the thread named in `config`.
+        """
+        return self.graph.invoke(_as_input(input), config, **self._kwargs(context, kwargs))
 
     async def ainvoke(
         self,
@@ -95,7 +107,7 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Async `invoke`."""
-        return await self.graph.ainvoke(_as_input(input), config, **self._kwargs(context), **kwargs)
+        return await self.graph.ainvoke(_as_input(input), config, **self._kwargs(context, kwargs))
 
     def stream(
         self,
@@ -108,7 +120,7 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
     ) -> Iterator[Any]:
         """Stream module events (`custom`), or any LangGraph stream mode."""
         yield from self.graph.stream(
-            _as_input(input), config, stream_mode=stream_mode, **self._kwargs(context), **kwargs
+            _as_input(input), config, stream_mode=stream_mode, **self._kwargs(context, kwargs)
         )
 
     async def astream(
@@ -122,7 +134,7 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
     ) -> AsyncIterator[Any]:
         """Async `stream`."""
         async for chunk in self.graph.astream(
-            _as_input(input), config, stream_mode=stream_mode, **self._kwargs(context), **kwargs
+            _as_input(input), config, stream_mode=stream_mode, **self._kwargs(context, kwargs)
         ):
             yield chunk
 
@@ -155,6 +167,7 @@ def create_lumos_agent(
     domain: str | Domain = "complex_qa",
     grounding: Literal["text", "tool_calls"] = "text",
     review: Sequence[Review] = (),
+    context_schema: type[LumosContext] = LumosContext,
     checkpointer: Checkpointer = None,
     store: Any = None,
     name: str = "lumos",
@@ -168,6 +181,7 @@ def create_lumos_agent(
         domain=domain,
         grounding=grounding,
         review=review,
+        context_schema=context_schema,
         checkpointer=checkpointer,
         store=store,
         name=name,

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
 from langgraph.types import Send
@@ -32,6 +32,7 @@ from langchain_lumos._common import (
     context_of,
     current_batch,
     emit,
+    make_node,
     render_value,
     runtime_and_context,
 )
@@ -178,7 +179,7 @@ def _pending(state: LumosState) -> tuple[list[GroundedAction], dict[str, str]]:
     return [a for a in current_batch(state) if a["id"] not in done], done
 
 
-def create_executor_node(setup: Setup) -> RunnableLambda:
+def create_executor_node(setup: Setup) -> Runnable[Any, Any]:
     """Build the dispatcher node: records unrunnable actions; the router sends the rest."""
 
     def execute(state: LumosState) -> dict[str, Any]:
@@ -211,7 +212,7 @@ def create_executor_node(setup: Setup) -> RunnableLambda:
     async def aexecute(state: LumosState) -> dict[str, Any]:
         return execute(state)
 
-    return RunnableLambda(execute, afunc=aexecute, name=EXECUTOR)
+    return make_node(execute, aexecute, EXECUTOR)
 
 
 def route_executor(setup: Setup) -> Any:
@@ -257,7 +258,7 @@ def route_executor(setup: Setup) -> Any:
 # -- one action ----------------------------------------------------------------------------
 
 
-def create_execute_action_node(setup: Setup) -> RunnableLambda:
+def create_execute_action_node(setup: Setup) -> Runnable[Any, Any]:
     """Build the worker that executes one action with its tool."""
 
     def _prepare(
@@ -355,7 +356,7 @@ def create_execute_action_node(setup: Setup) -> RunnableLambda:
                 error = f"Error: {type(exc).__name__}: {exc}"
         return _finish(action, value, error, start)
 
-    return RunnableLambda(run, afunc=arun, name=EXECUTE_ACTION)
+    return make_node(run, arun, EXECUTE_ACTION)
 
 
 # -- the answer ----------------------------------------------------------------------------
@@ -383,7 +384,7 @@ def _useful(answer: str | None) -> str | None:
     return answer
 
 
-def create_finalize_node(setup: Setup) -> RunnableLambda:
+def create_finalize_node(setup: Setup) -> Runnable[Any, Any]:
     """Build the node that reads the final answer from what the agent has."""
 
     def _qa_request(state: LumosState) -> tuple[BaseTool, dict[str, Any]] | None:
@@ -411,24 +412,44 @@ def create_finalize_node(setup: Setup) -> RunnableLambda:
             update["messages"] = [AIMessage(answer, name="lumos")]
         return update
 
+    def _qa_config(config: RunnableConfig) -> RunnableConfig:
+        tags, meta = setup.trace("executor", final_qa=True)
+        return {
+            **config,
+            "run_name": "QA",
+            "tags": [*config.get("tags", []), *tags],
+            "metadata": {**config.get("metadata", {}), **meta},
+        }
+
+    def _qa_usage(start: float) -> dict[str, Any]:
+        seconds = time.perf_counter() - start
+        # The final QA is not a grounded action: it counts under `finalize`, not `executor`.
+        return {"finalize": {"calls": 1, "seconds": seconds}, "tool:QA": {"calls": 1, "seconds": seconds}}
+
     def finalize(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
         request = _qa_request(state)
-        answer = None
+        answer, usage = None, {}
         if request:
+            start = time.perf_counter()
             try:
-                answer = _useful(_answer_text(request[0].invoke(request[1], config=config)))
+                answer = _useful(_answer_text(request[0].invoke(request[1], config=_qa_config(config))))
             except Exception:  # the fallback below still answers from what we have
                 answer = None
-        return _finish(state, answer or _fallback(state))
+            usage = _qa_usage(start)
+        return {**_finish(state, answer or _fallback(state)), **({"usage": usage} if usage else {})}
 
     async def afinalize(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
         request = _qa_request(state)
-        answer = None
+        answer, usage = None, {}
         if request:
+            start = time.perf_counter()
             try:
-                answer = _useful(_answer_text(await request[0].ainvoke(request[1], config=config)))
+                answer = _useful(
+                    _answer_text(await request[0].ainvoke(request[1], config=_qa_config(config)))
+                )
             except Exception:  # the fallback below still answers from what we have
                 answer = None
-        return _finish(state, answer or _fallback(state))
+            usage = _qa_usage(start)
+        return {**_finish(state, answer or _fallback(state)), **({"usage": usage} if usage else {})}
 
-    return RunnableLambda(finalize, afunc=afinalize, name=FINALIZE)
+    return make_node(finalize, afinalize, FINALIZE)

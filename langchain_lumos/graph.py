@@ -68,6 +68,7 @@ def create_lumos_graph(
     domain: str | Domain = "complex_qa",
     grounding: Literal["text", "tool_calls"] = "text",
     review: Sequence[Review] = (),
+    context_schema: type[LumosContext] = LumosContext,
     checkpointer: Checkpointer = None,
     store: Any = None,
     name: str = "lumos",
@@ -85,6 +86,8 @@ def create_lumos_graph(
         grounding: `text` (the Lumos `R1 = ...` format) or `tool_calls` (native tool calls
             of a chat model that supports `bind_tools`).
         review: Pause for human review of the `plan` and/or the `actions`.
+        context_schema: The run-context class: `LumosContext` or a subclass adding your own
+            settings (e.g. model names resolved by callable models).
         checkpointer: A LangGraph checkpointer (needed for review, resume and threads).
         store: A LangGraph store.
         name: The compiled graph's name.
@@ -103,6 +106,9 @@ def create_lumos_graph(
     if unknown:
         msg = f"review takes 'plan' and/or 'actions', got {sorted(unknown)}"
         raise ValueError(msg)
+    if not (isinstance(context_schema, type) and issubclass(context_schema, LumosContext)):
+        msg = f"context_schema must be LumosContext or a subclass of it, got {context_schema!r}"
+        raise TypeError(msg)
     _check_tools(tools)
     for label, model in (("planner", planner), ("grounder", grounder)):
         if not isinstance(model, BaseLanguageModel) and not callable(model):
@@ -115,7 +121,7 @@ def create_lumos_graph(
 
     builder = StateGraph(
         LumosState,
-        context_schema=LumosContext,
+        context_schema=context_schema,
         input_schema=LumosInputState,
         output_schema=LumosOutputState,
     )

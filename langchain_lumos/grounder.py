@@ -8,13 +8,14 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel, BaseLanguageModel
 from langchain_core.messages import AIMessage
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from langchain_lumos._common import (
     Setup,
     budget_exhausted,
     current_batch,
     emit,
+    make_node,
     runtime_and_context,
     subgoal_result,
 )
@@ -166,7 +167,7 @@ def _apply(
     }
 
 
-def create_grounder_node(setup: Setup) -> RunnableLambda:
+def create_grounder_node(setup: Setup) -> Runnable[Any, Any]:
     """Build the grounder node (sync and async)."""
 
     def _kwargs(state: LumosState, config: RunnableConfig, subgoal: int, attempt: int) -> dict[str, Any]:
@@ -244,4 +245,4 @@ def create_grounder_node(setup: Setup) -> RunnableLambda:
         call = await ainvoke_module(model, history, **_kwargs(state, config, subgoal, attempt))
         return _finish_text(state, turns, call, subgoal, attempt)
 
-    return RunnableLambda(ground, afunc=aground, name=GROUNDER)
+    return make_node(ground, aground, GROUNDER)

@@ -5,9 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 
-from langchain_lumos._common import Setup, budget_exhausted, emit, runtime_and_context, subgoal_result
+from langchain_lumos._common import (
+    Setup,
+    budget_exhausted,
+    emit,
+    make_node,
+    runtime_and_context,
+    subgoal_result,
+)
 from langchain_lumos._invoke import ModuleCall, ainvoke_module, invoke_module
 from langchain_lumos.parsing import parse_plan
 from langchain_lumos.prompts import Turn, plan_feedback, plan_request
@@ -88,7 +95,7 @@ def _apply(
     return {**update, "subgoals": new}
 
 
-def create_planner_node(setup: Setup) -> RunnableLambda:
+def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
     """Build the planner node (sync and async)."""
 
     def _kwargs(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
@@ -123,4 +130,4 @@ def create_planner_node(setup: Setup) -> RunnableLambda:
         call = await ainvoke_module(model, history, **_kwargs(state, config))
         return _apply(setup, state, update, turns, call)
 
-    return RunnableLambda(plan, afunc=aplan, name=PLANNER)
+    return make_node(plan, aplan, PLANNER)

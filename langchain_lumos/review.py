@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables import Runnable
 from langgraph.types import Overwrite, interrupt
 
-from langchain_lumos._common import current_batch
+from langchain_lumos._common import current_batch, make_node
 from langchain_lumos.grounder import _actions_from_text
 from langchain_lumos.prompts import Turn
 from langchain_lumos.state import LumosState, Subgoal
@@ -52,7 +52,7 @@ def _replace_last_assistant(turns: list[Turn], content: str) -> list[Turn]:
     return out
 
 
-def create_review_plan_node(onetime: bool) -> RunnableLambda:
+def create_review_plan_node(onetime: bool) -> Runnable[Any, Any]:
     """Build the node that pauses for review of the new subgoal(s)."""
 
     def review(state: LumosState) -> dict[str, Any]:
@@ -92,10 +92,10 @@ def create_review_plan_node(onetime: bool) -> RunnableLambda:
             "planner_turns": Overwrite(_replace_last_assistant(state["planner_turns"], line)),
         }
 
-    return RunnableLambda(review, name=REVIEW_PLAN)
+    return make_node(review, None, REVIEW_PLAN)
 
 
-def create_review_actions_node() -> RunnableLambda:
+def create_review_actions_node() -> Runnable[Any, Any]:
     """Build the node that pauses for review of a grounding, as one unit."""
 
     def review(state: LumosState) -> dict[str, Any]:
@@ -130,4 +130,4 @@ def create_review_actions_node() -> RunnableLambda:
             "grounder_turns": Overwrite(_replace_last_assistant(state["grounder_turns"], text)),
         }
 
-    return RunnableLambda(review, name=REVIEW_ACTIONS)
+    return make_node(review, None, REVIEW_ACTIONS)

@@ -1,0 +1,1 @@
+"""Package data: evaluation sets and in-context exemplars."""

@@ -41,15 +41,18 @@ __all__ = [
 RESULTS_FILE = "results.jsonl"
 
 
+_MODEL_MODULES = frozenset({"planner", "grounder", "react"})
+
+
 def usage_totals(usage: Mapping[str, Mapping[str, Any]] | None) -> tuple[int, int, int]:
     """(model calls, prompt tokens, completion tokens) of a Lumos/ReAct `usage` dict.
 
-    Model calls are the `calls` of every module except the executor and the tools
-    (`tool:<Name>`): the planner and grounder of Lumos, `react` of the baseline.
+    Model calls are the `calls` of the model modules: the planner and grounder of Lumos,
+    `react` of the baseline (not the executor, `finalize` or the tools).
     """
     calls = prompt = completion = 0
     for module, counters in (usage or {}).items():
-        if module != "executor" and not module.startswith("tool:"):
+        if module in _MODEL_MODULES:
             calls += int(counters.get("calls", 0))
         prompt += int(counters.get("prompt_tokens", 0))
         completion += int(counters.get("completion_tokens", 0))

@@ -1,0 +1,137 @@
+"""Tracing: planner/grounder LLM runs and tool runs carry Lumos tags and metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models import FakeListLLM
+
+from langchain_lumos.agent import create_lumos_agent
+from tests.unit_tests.runtime import CallLog, qa_tools
+
+
+class Recorder(BaseCallbackHandler):
+    """Records every LLM, chat model and tool run with its tags and metadata."""
+
+    def __init__(self) -> None:
+        self.runs: list[dict[str, Any]] = []
+
+    def _add(self, kind: str, serialized: dict[str, Any] | None, kwargs: dict[str, Any]) -> None:
+        self.runs.append(
+            {
+                "kind": kind,
+                "name": kwargs.get("name") or (serialized or {}).get("name"),
+                "tags": list(kwargs.get("tags") or []),
+                "metadata": dict(kwargs.get("metadata") or {}),
+                "parent": kwargs.get("parent_run_id"),
+            }
+        )
+
+    def on_llm_start(
+        self, serialized: dict[str, Any], prompts: list[str], *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        self._add("llm", serialized, kwargs)
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: Any, *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        self._add("llm", serialized, kwargs)
+
+    def on_tool_start(
+        self, serialized: dict[str, Any], input_str: str, *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        self._add("tool", serialized, kwargs)
+
+
+def _run(mode: str) -> tuple[Recorder, tuple[Any, dict[str, Any]]]:
+    if mode == "iterative":
+        planner = [
+            "Subgoal 1: Look up A.",
+            "No, I will keep planning. Subgoal 2: Look up B.",
+            "Yes, I will stop planning.",
+        ]
+        grounder = ["R1 = KnowledgeQuery(A)", "R2 = KnowledgeQuery(B); R3 = QA([R1, R2], Question: Same?)"]
+    else:
+        planner = ["Subgoal 1: Look up A; Subgoal 2: Look up B"]
+        grounder = ["R1 = KnowledgeQuery(A); R2 = KnowledgeQuery(B)"]
+    agent = create_lumos_agent(
+        FakeListLLM(responses=planner),
+        FakeListLLM(responses=grounder),
+        qa_tools(CallLog()),
+        mode=mode,
+        domain="complex_qa",
+    )
+    rec = Recorder()
+    config = {"callbacks": [rec], "tags": ["my-app"], "metadata": {"user": "u1"}}
+    return rec, (agent, config)
+
+
+@pytest.mark.parametrize("mode", ["iterative", "onetime"])
+async def test_module_runs_are_tagged(mode: str) -> None:
+    for use_async in (False, True):
+        rec, (agent, config) = _run(mode)
+        if use_async:
+            await agent.ainvoke("What is A?", config)
+        else:
+            agent.invoke("What is A?", config)
+        llm = [r for r in rec.runs if r["kind"] == "llm"]
+        planners = [r for r in llm if r["metadata"].get("lumos_module") == "planner"]
+        grounders = [r for r in llm if r["metadata"].get("lumos_module") == "grounder"]
+        assert len(planners) == (3 if mode == "iterative" else 1)
+        assert len(grounders) == (2 if mode == "iterative" else 1)
+        assert len(planners) + len(grounders) == len(llm)
+        for module, runs in (("planner", planners), ("grounder", grounders)):
+            for run in runs:
+                assert {"lumos", f"lumos:{module}", f"lumos:{mode}", "lumos:complex_qa"} <= set(run["tags"])
+                assert "my-app" in run["tags"]  # the caller's tags are kept
+                assert run["metadata"]["user"] == "u1"
+                assert run["metadata"]["lumos_mode"] == mode
+                assert run["metadata"]["lumos_domain"] == "complex_qa"
+                assert run["name"] == ("lumos_plan" if module == "planner" else "lumos_ground")
+        assert [r["metadata"]["lumos_subgoal_index"] for r in planners] == (
+            [1, 2, 3] if mode == "iterative" else [1]
+        )
+        assert [r["metadata"]["lumos_subgoal_index"] for r in grounders] == (
+            [1, 2] if mode == "iterative" else [0]
+        )
+        assert all(r["metadata"]["lumos_attempt"] == 0 for r in grounders)
+
+        executor_runs = [
+            r for r in rec.runs if r["kind"] == "tool" and r["metadata"].get("lumos_module") == "executor"
+        ]
+        final = [r for r in executor_runs if r["metadata"].get("lumos_final_qa")]
+        tools = [r for r in executor_runs if not r["metadata"].get("lumos_final_qa")]
+        # Iterative complex QA ends with a traced final QA over every answer.
+        assert [r["name"] for r in final] == (["QA"] if mode == "iterative" else [])
+        expected = (
+            ["KnowledgeQuery", "KnowledgeQuery", "QA"] if mode == "iterative" else ["KnowledgeQuery"] * 2
+        )
+        assert sorted(r["name"] for r in tools) == sorted(expected)
+        for run in tools:
+            assert {"lumos", "lumos:executor", f"lumos:{mode}", "lumos:complex_qa"} <= set(run["tags"])
+            assert run["metadata"]["lumos_mode"] == mode
+            assert run["metadata"]["lumos_domain"] == "complex_qa"
+            assert run["metadata"]["lumos_action_id"].startswith(
+                f"s{run['metadata']['lumos_subgoal_index']}."
+            )
+        if mode == "iterative":
+            by_action = {
+                r["metadata"]["lumos_action_id"]: r["metadata"]["lumos_subgoal_index"] for r in tools
+            }
+            assert by_action == {"s1.g0.a1": 1, "s2.g0.a1": 2, "s2.g0.a2": 2}
+
+
+def test_regrounding_attempt_in_metadata() -> None:
+    agent = create_lumos_agent(
+        FakeListLLM(responses=["Subgoal 1: Look up A.", "Yes, I will stop planning."]),
+        FakeListLLM(responses=["R1 = Flaky(A)", "R1 = KnowledgeQuery(A)"]),
+        qa_tools(CallLog()),
+    )
+    rec = Recorder()
+    agent.invoke("What is A?", {"callbacks": [rec]})
+    grounders = [r for r in rec.runs if r["metadata"].get("lumos_module") == "grounder"]
+    assert [r["metadata"]["lumos_attempt"] for r in grounders] == [0, 1]
+    assert "lumos:grounder" in grounders[1]["tags"]
