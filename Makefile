@@ -23,8 +23,8 @@ demo: install  ## Install, then run the agent on a real question offline (SmolLM
 test:  ## Unit tests: offline (sockets disabled), fast
 	HF_HUB_OFFLINE=1 $(BIN)/pytest tests/unit_tests -q -p no:cacheprovider --disable-socket --allow-unix-socket
 
-test-slow:  ## Also the slow tests that load SmolLM2
-	HF_HUB_OFFLINE=1 $(BIN)/pytest tests/unit_tests -q -p no:cacheprovider --disable-socket --allow-unix-socket --run-slow
+test-slow:  ## The slow tests: the real SmolLM2 model and the main job with it
+	HF_HUB_OFFLINE=1 $(BIN)/pytest tests/unit_tests -m slow --run-slow -q -p no:cacheprovider --disable-socket --allow-unix-socket
 
 integration_tests:  ## Tests that need the internet (DuckDuckGo, Wikipedia)
 	$(BIN)/pytest tests -q -p no:cacheprovider --run-network -m network
