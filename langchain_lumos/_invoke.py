@@ -86,6 +86,26 @@ def _check(model: object) -> None:
         raise TypeError(msg)
 
 
+def _from_chat(
+    message: BaseMessage, messages: Sequence[BaseMessage], prefix: str, start: float
+) -> ModuleCall:
+    p, c = _chat_usage(message, messages)
+    text = _with_prefix(first_line(str(message.content)), prefix)
+    return ModuleCall(
+        text, ModuleUsage(calls=1, prompt_tokens=p, completion_tokens=c, seconds=time.perf_counter() - start)
+    )
+
+
+def _from_text(
+    raw: str, prompt: str, prefix: str, start: float, result: LLMResult | None = None
+) -> ModuleCall:
+    p, c = _llm_usage(result, prompt, raw) if result else (_estimate(prompt), _estimate(raw))
+    text = prefix + first_line(raw) if prefix else first_line(raw)
+    return ModuleCall(
+        text, ModuleUsage(calls=1, prompt_tokens=p, completion_tokens=c, seconds=time.perf_counter() - start)
+    )
+
+
 def invoke_module(
     model: BaseLanguageModel,
     turns: Sequence[Turn],
@@ -100,7 +120,7 @@ def invoke_module(
 ) -> ModuleCall:
     r"""Call `model` on the conversation and return its first output line.
 
-    An LLM gets the raw rendered Lumos prompt with `stop=["\\n"]` (the released checkpoints'
+    An LLM gets the raw rendered Lumos prompt with `stop=["\n"]` (the released checkpoints'
     protocol); a chat model gets the turns as messages.
     """
     _check(model)
@@ -108,17 +128,12 @@ def invoke_module(
     kw = _call_kwargs(config, run_name, tags, metadata)
     if isinstance(model, BaseChatModel):
         messages = to_messages(turns, exemplars)
-        message = model.invoke(messages, config={k: v for k, v in kw.items()})  # type: ignore[arg-type]
-        text = _with_prefix(first_line(str(message.content)), prefix)
-        p, c = _chat_usage(message, messages)
-    else:
-        prompt = render_prompt(turns, style=style, exemplars=exemplars, assistant_prefix=prefix)
-        result = model.generate([prompt], stop=["\n"], **kw) if isinstance(model, BaseLLM) else None
-        raw = result.generations[0][0].text if result else str(model.invoke(prompt, stop=["\n"]))
-        text = prefix + first_line(raw) if prefix else first_line(raw)
-        p, c = _llm_usage(result, prompt, raw) if result else (_estimate(prompt), _estimate(raw))
-    usage = ModuleUsage(calls=1, prompt_tokens=p, completion_tokens=c, seconds=time.perf_counter() - start)
-    return ModuleCall(text=text, usage=usage)
+        return _from_chat(model.invoke(messages, config=kw), messages, prefix, start)  # type: ignore[arg-type]
+    prompt = render_prompt(turns, style=style, exemplars=exemplars, assistant_prefix=prefix)
+    if isinstance(model, BaseLLM):
+        result = model.generate([prompt], stop=["\n"], **kw)
+        return _from_text(result.generations[0][0].text, prompt, prefix, start, result)
+    return _from_text(str(model.invoke(prompt, stop=["\n"])), prompt, prefix, start)
 
 
 async def ainvoke_module(
@@ -139,18 +154,9 @@ async def ainvoke_module(
     kw = _call_kwargs(config, run_name, tags, metadata)
     if isinstance(model, BaseChatModel):
         messages = to_messages(turns, exemplars)
-        message = await model.ainvoke(messages, config={k: v for k, v in kw.items()})  # type: ignore[arg-type]
-        text = _with_prefix(first_line(str(message.content)), prefix)
-        p, c = _chat_usage(message, messages)
-    else:
-        prompt = render_prompt(turns, style=style, exemplars=exemplars, assistant_prefix=prefix)
-        if isinstance(model, BaseLLM):
-            result = await model.agenerate([prompt], stop=["\n"], **kw)
-            raw = result.generations[0][0].text
-            p, c = _llm_usage(result, prompt, raw)
-        else:
-            raw = str(await model.ainvoke(prompt, stop=["\n"]))
-            p, c = _estimate(prompt), _estimate(raw)
-        text = prefix + first_line(raw) if prefix else first_line(raw)
-    usage = ModuleUsage(calls=1, prompt_tokens=p, completion_tokens=c, seconds=time.perf_counter() - start)
-    return ModuleCall(text=text, usage=usage)
+        return _from_chat(await model.ainvoke(messages, config=kw), messages, prefix, start)  # type: ignore[arg-type]
+    prompt = render_prompt(turns, style=style, exemplars=exemplars, assistant_prefix=prefix)
+    if isinstance(model, BaseLLM):
+        result = await model.agenerate([prompt], stop=["\n"], **kw)
+        return _from_text(result.generations[0][0].text, prompt, prefix, start, result)
+    return _from_text(str(await model.ainvoke(prompt, stop=["\n"])), prompt, prefix, start)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel, BaseLanguageModel
@@ -190,6 +191,28 @@ def create_grounder_node(setup: Setup) -> Runnable[Any, Any]:
             raise TypeError(msg)
         return model.bind_tools(list(setup.tool_map(runtime).values()))
 
+    def _tool_config(config: RunnableConfig, subgoal: int, attempt: int) -> RunnableConfig:
+        tags, meta = setup.trace(GROUNDER, subgoal_index=subgoal, attempt=attempt)
+        return {
+            **config,
+            "run_name": "lumos_ground",
+            "tags": [*config.get("tags", []), *tags],
+            "metadata": {**config.get("metadata", {}), **meta},
+        }
+
+    def _finish_tool_calls(
+        state: LumosState, turns: list[Turn], message: AIMessage, subgoal: int, attempt: int, start: float
+    ) -> dict[str, Any]:
+        text, actions = _actions_from_tool_calls(state, message, subgoal, attempt)
+        meta = message.usage_metadata or {}
+        usage = ModuleUsage(
+            calls=1,
+            prompt_tokens=meta.get("input_tokens", 0),
+            completion_tokens=meta.get("output_tokens", 0),
+            seconds=time.perf_counter() - start,
+        )
+        return _apply(setup, state, turns, text, actions, usage, attempt)
+
     def _finish_text(
         state: LumosState, turns: list[Turn], call: ModuleCall, subgoal: int, attempt: int
     ) -> dict[str, Any]:
@@ -205,19 +228,11 @@ def create_grounder_node(setup: Setup) -> Runnable[Any, Any]:
         model = setup.model(GROUNDER, state, runtime)
         history = state.get("grounder_turns", []) + turns
         if setup.grounding == "tool_calls":
-            import time
-
             start = time.perf_counter()
-            message = _tool_model(model, state).invoke(to_messages(history), config=config)
-            text, actions = _actions_from_tool_calls(state, message, subgoal, attempt)
-            meta = message.usage_metadata or {}
-            usage = ModuleUsage(
-                calls=1,
-                prompt_tokens=meta.get("input_tokens", 0),
-                completion_tokens=meta.get("output_tokens", 0),
-                seconds=time.perf_counter() - start,
+            message = _tool_model(model, state).invoke(
+                to_messages(history), config=_tool_config(config, subgoal, attempt)
             )
-            return _apply(setup, state, turns, text, actions, usage, attempt)
+            return _finish_tool_calls(state, turns, message, subgoal, attempt, start)
         call = invoke_module(model, history, **_kwargs(state, config, subgoal, attempt))
         return _finish_text(state, turns, call, subgoal, attempt)
 
@@ -229,19 +244,11 @@ def create_grounder_node(setup: Setup) -> Runnable[Any, Any]:
         model = setup.model(GROUNDER, state, runtime)
         history = state.get("grounder_turns", []) + turns
         if setup.grounding == "tool_calls":
-            import time
-
             start = time.perf_counter()
-            message = await _tool_model(model, state).ainvoke(to_messages(history), config=config)
-            text, actions = _actions_from_tool_calls(state, message, subgoal, attempt)
-            meta = message.usage_metadata or {}
-            usage = ModuleUsage(
-                calls=1,
-                prompt_tokens=meta.get("input_tokens", 0),
-                completion_tokens=meta.get("output_tokens", 0),
-                seconds=time.perf_counter() - start,
+            message = await _tool_model(model, state).ainvoke(
+                to_messages(history), config=_tool_config(config, subgoal, attempt)
             )
-            return _apply(setup, state, turns, text, actions, usage, attempt)
+            return _finish_tool_calls(state, turns, message, subgoal, attempt, start)
         call = await ainvoke_module(model, history, **_kwargs(state, config, subgoal, attempt))
         return _finish_text(state, turns, call, subgoal, attempt)
 

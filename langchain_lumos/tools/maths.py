@@ -1086,6 +1086,33 @@ class _MathsTool(BaseTool):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, functools.partial(self._call, text, variables))
 
+    @staticmethod
+    def _text(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        """The action's one text argument (its field name differs per action)."""
+        values = [*args, *kwargs.values()]
+        if len(values) != 1:
+            msg = f"expected one argument, got {len(values)}"
+            raise ToolException(msg)
+        return str(values[0])
+
+    def _run(
+        self,
+        *args: Any,
+        variables: dict[str, Any] | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        return self._call(self._text(args, kwargs), variables)
+
+    async def _arun(
+        self,
+        *args: Any,
+        variables: dict[str, Any] | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        return await self._acall(self._text(args, kwargs), variables)
+
 
 class CalculatorTool(_MathsTool):
     """Lumos ``Calculator(formula)`` with SymPy.
@@ -1102,21 +1129,6 @@ class CalculatorTool(_MathsTool):
     def _action(self, text: str, variables: Mapping[str, Any]) -> str:
         return calculate(text, variables)
 
-    def _run(
-        self,
-        formula: str,
-        variables: dict[str, Any] | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> str:
-        return self._call(formula, variables)
-
-    async def _arun(
-        self,
-        formula: str,
-        variables: dict[str, Any] | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> str:
-        return await self._acall(formula, variables)
 
 
 class SetEquationTool(_MathsTool):
@@ -1134,21 +1146,6 @@ class SetEquationTool(_MathsTool):
     def _action(self, text: str, variables: Mapping[str, Any]) -> str:
         return set_equation(text, variables)
 
-    def _run(
-        self,
-        equation: str,
-        variables: dict[str, Any] | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> str:
-        return self._call(equation, variables)
-
-    async def _arun(
-        self,
-        equation: str,
-        variables: dict[str, Any] | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> str:
-        return await self._acall(equation, variables)
 
 
 class SolveEquationTool(_MathsTool):
@@ -1166,21 +1163,6 @@ class SolveEquationTool(_MathsTool):
     def _action(self, text: str, variables: Mapping[str, Any]) -> str | list[str]:
         return solve_equation(text, variables)
 
-    def _run(
-        self,
-        equation: str,
-        variables: dict[str, Any] | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> str | list[str]:
-        return self._call(equation, variables)
-
-    async def _arun(
-        self,
-        equation: str,
-        variables: dict[str, Any] | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> str | list[str]:
-        return await self._acall(equation, variables)
 
 
 class CountTool(_MathsTool):
@@ -1198,21 +1180,6 @@ class CountTool(_MathsTool):
     def _action(self, text: str, variables: Mapping[str, Any]) -> str:
         return count_items(text, variables)
 
-    def _run(
-        self,
-        list: str,
-        variables: dict[str, Any] | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> str:
-        return self._call(list, variables)
-
-    async def _arun(
-        self,
-        list: str,
-        variables: dict[str, Any] | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> str:
-        return await self._acall(list, variables)
 
 
 class SolveInequalityTool(_MathsTool):
@@ -1230,21 +1197,6 @@ class SolveInequalityTool(_MathsTool):
     def _action(self, text: str, variables: Mapping[str, Any]) -> str:
         return solve_inequality(text, variables)
 
-    def _run(
-        self,
-        inequality: str,
-        variables: dict[str, Any] | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> str:
-        return self._call(inequality, variables)
-
-    async def _arun(
-        self,
-        inequality: str,
-        variables: dict[str, Any] | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> str:
-        return await self._acall(inequality, variables)
 
 
 class DefineTool(_MathsTool):
@@ -1262,21 +1214,6 @@ class DefineTool(_MathsTool):
     def _action(self, text: str, variables: Mapping[str, Any]) -> Any:
         return define(text, variables)
 
-    def _run(
-        self,
-        variable: str,
-        variables: dict[str, Any] | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> Any:
-        return self._call(variable, variables)
-
-    async def _arun(
-        self,
-        variable: str,
-        variables: dict[str, Any] | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> Any:
-        return await self._acall(variable, variables)
 
 
 def maths_tools(*, code_timeout_s: float = 5.0) -> list[BaseTool]:
