@@ -5,6 +5,10 @@ dependencies: every action whose inputs are ready is sent, with `Send`, to its o
 `execute_action` task, so independent actions run concurrently and each finished action
 is checkpointed on its own (a resumed run never repeats a finished tool call).
 
+Tools that change shared state without passing it through variables (WebShop's `Search`
+and `Click` act on one shop session) set `tool.metadata["lumos_sequential"] = True`: their
+actions run in plan order, each after every earlier action of such a tool.
+
 Model-caused failures become observations the agent can recover from: an unknown action,
 arguments that do not fit the tool, a variable that is not defined, a tool that raises,
 and a piece of grounder output that is not an action. Actions that depend on a failed
@@ -23,6 +27,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
+from langgraph.runtime import get_runtime
 from langgraph.types import Send
 from typing_extensions import TypedDict
 
@@ -45,6 +50,7 @@ __all__ = [
     "EXECUTOR",
     "FINALIZE",
     "INVALID_ACTION_TEMPLATE",
+    "SEQUENTIAL",
     "ActionTask",
     "bind_arguments",
     "create_execute_action_node",
@@ -53,6 +59,8 @@ __all__ = [
     "route_executor",
 ]
 
+SEQUENTIAL = "lumos_sequential"
+"""Tool metadata key: the tool's actions run in plan order (shared, mutable state)."""
 EXECUTOR = "executor"
 EXECUTE_ACTION = "execute_action"
 FINALIZE = "finalize"
@@ -174,6 +182,21 @@ def _observation(
 # -- the dispatcher ------------------------------------------------------------------------
 
 
+def _in_order(
+    ready: list[GroundedAction], batch: list[GroundedAction], done: dict[str, str], tools: dict[str, BaseTool]
+) -> list[GroundedAction]:
+    """Hold back an action of a sequential tool until every earlier one has finished."""
+
+    def sequential(action: GroundedAction) -> bool:
+        tool = tools.get(action["name"])
+        return bool(tool is not None and (tool.metadata or {}).get(SEQUENTIAL))
+
+    order = {a["id"]: i for i, a in enumerate(batch)}
+    blockers = [a for a in batch if sequential(a) and a["id"] not in done]
+    first = min((order[a["id"]] for a in blockers), default=None)
+    return [a for a in ready if not sequential(a) or order[a["id"]] == first]
+
+
 def _pending(state: LumosState) -> tuple[list[GroundedAction], dict[str, str]]:
     done = {o["action_id"]: o["status"] for o in state.get("observations", [])}
     return [a for a in current_batch(state) if a["id"] not in done], done
@@ -223,6 +246,8 @@ def route_executor(setup: Setup) -> Any:
             return FINALIZE
         pending, done = _pending(state)
         ready = [a for a in pending if all(d in done for d in a["depends_on"])]
+        if ready:
+            ready = _in_order(ready, current_batch(state), done, setup.tool_map(get_runtime()))
         if ready:
             last = current_batch(state)[-1]
             sends = []

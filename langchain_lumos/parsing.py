@@ -217,7 +217,7 @@ def _parse_one(piece: str) -> Action | ActionError:
         annotation = rhs[cut + 3 :].strip() if cut > open_at else None
         return Action(variables, name, args.strip(), annotation or None)
     args = rhs[open_at + 1 : close_at]
-    rest = rhs[close_at + 1 :].strip()
+    rest = rhs[close_at + 1 :].strip().lstrip(".").strip()  # `R1 = Search(...).` (WebShop exemplars)
     annotation = rest[1:].strip() if rest.startswith("=") else None
     if rest and annotation is None and not rest.startswith(";"):
         return ActionError(piece, f"unexpected text after the arguments: {rest!r}")

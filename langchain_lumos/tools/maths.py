@@ -1130,7 +1130,6 @@ class CalculatorTool(_MathsTool):
         return calculate(text, variables)
 
 
-
 class SetEquationTool(_MathsTool):
     """Lumos ``SetEquation(equation)``.
 
@@ -1145,7 +1144,6 @@ class SetEquationTool(_MathsTool):
 
     def _action(self, text: str, variables: Mapping[str, Any]) -> str:
         return set_equation(text, variables)
-
 
 
 class SolveEquationTool(_MathsTool):
@@ -1164,7 +1162,6 @@ class SolveEquationTool(_MathsTool):
         return solve_equation(text, variables)
 
 
-
 class CountTool(_MathsTool):
     """Lumos ``Count(list)``.
 
@@ -1179,7 +1176,6 @@ class CountTool(_MathsTool):
 
     def _action(self, text: str, variables: Mapping[str, Any]) -> str:
         return count_items(text, variables)
-
 
 
 class SolveInequalityTool(_MathsTool):
@@ -1198,7 +1194,6 @@ class SolveInequalityTool(_MathsTool):
         return solve_inequality(text, variables)
 
 
-
 class DefineTool(_MathsTool):
     """Lumos ``Define(variable)``: returns its argument (a symbol, a number or a value).
 
@@ -1213,7 +1208,6 @@ class DefineTool(_MathsTool):
 
     def _action(self, text: str, variables: Mapping[str, Any]) -> Any:
         return define(text, variables)
-
 
 
 def maths_tools(*, code_timeout_s: float = 5.0) -> list[BaseTool]:

@@ -304,6 +304,8 @@ class _WebActionTool(BaseTool):
     """Shared ranking + acting logic of the three Mind2Web actions."""
 
     handle_tool_error: bool = False
+    metadata: dict[str, Any] | None = Field(default_factory=lambda: {"lumos_sequential": True})
+    """A live page is shared state: actions run in plan order."""
     ranker: Any = None
     """A :class:`~langchain_lumos.tools._ranking.Ranker`; ``None`` means ``BM25Ranker()``."""
     mindact_query_format: bool = False

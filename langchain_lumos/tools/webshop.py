@@ -566,6 +566,8 @@ class SearchTool(BaseTool):
 
     name: str = "Search"
     description: str = "Search related items according to the Query."
+    metadata: dict[str, Any] | None = Field(default_factory=lambda: {"lumos_sequential": True})
+    """Actions on the shop session run in plan order."""
     args_schema: type[BaseModel] = SearchInput
     handle_tool_error: bool = False
     env: Any
@@ -601,6 +603,8 @@ class WebShopClickTool(BaseTool):
 
     name: str = "Click"
     description: str = "Click the Item to check more information."
+    metadata: dict[str, Any] | None = Field(default_factory=lambda: {"lumos_sequential": True})
+    """Actions on the shop session run in plan order."""
     args_schema: type[BaseModel] = WebShopClickInput
     handle_tool_error: bool = False
     env: Any

@@ -95,6 +95,14 @@ def test_alias_and_annotation_suffix() -> None:
     assert a.text == "R2 = ParagraphRetrieve(R1, Query: How many kids?)"
 
 
+def test_trailing_period_after_an_action() -> None:
+    # The original WebShop exemplars end actions with `).`
+    assert _triples("R1 = Search(red shoes).; R2 = Click(b01)") == [
+        (("R1",), "Search", "red shoes"),
+        (("R2",), "Click", "b01"),
+    ]
+
+
 def test_nested_parentheses_and_function_application() -> None:
     assert _triples("R10 = Calculator(R1(R9)); R11 = Calculator((2 + 3) * (4 - 1))") == [
         (("R10",), "Calculator", "R1(R9)"),
