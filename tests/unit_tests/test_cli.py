@@ -10,7 +10,9 @@ from langchain_lumos.cli import main
 from tests.unit_tests.fakes import ScriptedLLM
 
 
-def test_run_prints_modules_live_and_answers(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_prints_modules_live_and_answers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     script = ScriptedLLM(
         responses=[
             "Subgoal 1: Obtain the city where Franz Kafka was born.",
