@@ -1,4 +1,4 @@
-.PHONY: help install demo test test-slow integration_tests lint format bench check_imports
+.PHONY: help install demo test test-slow integration_tests lint type format bench check_imports
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -32,6 +32,9 @@ integration_tests:  ## Tests that need the internet (DuckDuckGo, Wikipedia)
 lint:  ## ruff check + format check
 	$(BIN)/ruff check langchain_lumos tests graphs cookbook bench
 	$(BIN)/ruff format --check langchain_lumos tests graphs cookbook bench
+
+type:  ## mypy on the package
+	$(BIN)/mypy langchain_lumos
 
 format:  ## ruff format + autofix
 	$(BIN)/ruff format langchain_lumos tests graphs cookbook bench

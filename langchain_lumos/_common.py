@@ -31,13 +31,15 @@ __all__ = [
 
 try:  # LangGraph's own node wrapper inspects signatures once, not on every call
     from langgraph._internal._runnable import RunnableCallable as _RunnableCallable
+
+    _FAST_NODES = True
 except ImportError:  # pragma: no cover - a future LangGraph moved it
-    _RunnableCallable = None
+    _FAST_NODES = False
 
 
 def make_node(func: Callable[..., Any], afunc: Callable[..., Any] | None, name: str) -> Runnable[Any, Any]:
     """A graph node with a sync and an async body."""
-    if _RunnableCallable is not None:
+    if _FAST_NODES:
         return _RunnableCallable(func, afunc, name=name)
     return RunnableLambda(func, afunc=afunc, name=name)
 

@@ -40,6 +40,8 @@ def _build(args: argparse.Namespace) -> Any:
     from langchain_lumos.tools import get_tools
 
     domain = get_domain(args.domain)
+    planner: Any
+    grounder: Any
     if args.model == "smollm2":
         from langchain_lumos.models.smollm2 import load_default_llm
 

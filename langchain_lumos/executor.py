@@ -81,8 +81,8 @@ class ActionTask(TypedDict):
 
 def _fields(tool: BaseTool) -> tuple[list[str], bool]:
     """The tool's Lumos argument order, and whether it wants the variable store injected."""
-    visible = list(tool.tool_call_schema.model_fields)  # type: ignore[union-attr]
-    every = list(tool.get_input_schema().model_fields)
+    visible = list(getattr(tool.tool_call_schema, "model_fields", {}))
+    every = list(getattr(tool.get_input_schema(), "model_fields", {}))
     return visible, "variables" in every and "variables" not in visible
 
 
@@ -198,7 +198,7 @@ def _in_order(
 
 
 def _pending(state: LumosState) -> tuple[list[GroundedAction], dict[str, str]]:
-    done = {o["action_id"]: o["status"] for o in state.get("observations", [])}
+    done: dict[str, str] = {o["action_id"]: o["status"] for o in state.get("observations", [])}
     return [a for a in current_batch(state) if a["id"] not in done], done
 
 
@@ -353,7 +353,7 @@ def create_execute_action_node(setup: Setup) -> Runnable[Any, Any]:
         if error is None:
             try:
                 value = (
-                    tool.invoke(args, config=_config(config, action))
+                    tool.invoke(args or {}, config=_config(config, action))
                     if tool
                     else _resolve(action["args"], task["variables"])
                 )
@@ -371,7 +371,7 @@ def create_execute_action_node(setup: Setup) -> Runnable[Any, Any]:
         if error is None:
             try:
                 value = (
-                    await tool.ainvoke(args, config=_config(config, action))
+                    await tool.ainvoke(args or {}, config=_config(config, action))
                     if tool
                     else _resolve(action["args"], task["variables"])
                 )

@@ -48,7 +48,7 @@ def _check_tools(tools: ToolsLike) -> None:
     if callable(tools) and not isinstance(tools, Sequence):
         return
     names: list[str] = []
-    for tool in tools:  # type: ignore[union-attr]
+    for tool in tools:
         if not isinstance(tool, BaseTool):
             msg = f"tools must be LangChain BaseTool instances, got {type(tool).__name__}."
             raise TypeError(msg)
@@ -72,7 +72,7 @@ def create_lumos_graph(
     checkpointer: Checkpointer = None,
     store: Any = None,
     name: str = "lumos",
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build and compile the Lumos graph.
 
     Args:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from typing import Any, Final
 
 from langchain_core.language_models import BaseChatModel, BaseLanguageModel
 from langchain_core.messages import AIMessage
@@ -27,7 +27,7 @@ from langchain_lumos.state import GroundedAction, LumosState, ModuleUsage
 
 __all__ = ["GROUNDER", "create_grounder_node", "next_variable_number"]
 
-GROUNDER = "grounder"
+GROUNDER: Final = "grounder"
 _R_RE = re.compile(r"^R(\d+)$")
 
 
@@ -204,7 +204,7 @@ def create_grounder_node(setup: Setup) -> Runnable[Any, Any]:
         state: LumosState, turns: list[Turn], message: AIMessage, subgoal: int, attempt: int, start: float
     ) -> dict[str, Any]:
         text, actions = _actions_from_tool_calls(state, message, subgoal, attempt)
-        meta = message.usage_metadata or {}
+        meta: dict[str, Any] = dict(message.usage_metadata or {})
         usage = ModuleUsage(
             calls=1,
             prompt_tokens=meta.get("input_tokens", 0),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_lumos.prompts import KEEP_PLANNING, STOP_PLANNING
 
@@ -272,20 +272,20 @@ def split_arguments(args: str) -> tuple[str | None, list[tuple[str, str]]]:
                 cuts.append((i, match.end(), match.group(1)))
     lead = re.match(r"^\s*([A-Za-z][A-Za-z_]*)\s*:\s", args)
     segments: list[tuple[str | None, str]] = []
-    prev_end, prev_key = 0, None
+    prev_end, prev_key = 0, cast("str | None", None)
     if lead and (not cuts or lead.end() <= cuts[0][0]):
         prev_end, prev_key = lead.end(), lead.group(1)
     for start, end, key in cuts:
         segments.append((prev_key, args[prev_end:start].strip()))
         prev_end, prev_key = end, key
     segments.append((prev_key, args[prev_end:].strip()))
-    positional = None
+    positional: str | None = None
     keywords: list[tuple[str, str]] = []
-    for key, value in segments:
-        if key is None:
+    for name, value in segments:
+        if name is None:
             positional = value if value else None
         else:
-            keywords.append((key, value))
+            keywords.append((name, value))
     return positional, keywords
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Final
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
@@ -22,7 +22,7 @@ from langchain_lumos.state import LumosState, Subgoal
 
 __all__ = ["PLANNER", "create_planner_node", "feedback_value"]
 
-PLANNER = "planner"
+PLANNER: Final = "planner"
 
 
 def feedback_value(output: str) -> str:

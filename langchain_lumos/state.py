@@ -93,12 +93,12 @@ def merge_usage(
     left: dict[str, ModuleUsage] | None, right: dict[str, ModuleUsage] | None
 ) -> dict[str, ModuleUsage]:
     """Reducer: add the counters of each module."""
-    out: dict[str, ModuleUsage] = {k: dict(v) for k, v in (left or {}).items()}  # type: ignore[misc]
+    out: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (left or {}).items()}
     for module, usage in (right or {}).items():
         acc = out.setdefault(module, {})
         for key, value in usage.items():
-            acc[key] = acc.get(key, 0) + value  # type: ignore[literal-required]
-    return out
+            acc[key] = acc.get(key, 0) + value
+    return out  # type: ignore[return-value]
 
 
 class LumosInputState(TypedDict, total=False):
