@@ -127,7 +127,8 @@ def load_model(spec: str) -> BaseLanguageModel:
         except ImportError as exc:
             msg = f"--model smollm2 needs langchain_lumos.models.smollm2 and its dependencies ({exc})."
             raise ImportError(msg) from exc
-        return load_default_llm()
+        # One Lumos line fits well within 96 tokens; the 512 cap only slows a small CPU model.
+        return load_default_llm(max_new_tokens=96)
     if kind == "openai":
         from langchain_lumos.models.openai_compatible import LumosCompletionsLLM
 
@@ -177,6 +178,8 @@ def build_systems(names: list[str], *, domain: str, model_spec: str, max_steps: 
         max_steps: Most model calls of the ReAct baseline per question.
     """
     from langchain_lumos.agent import create_lumos_agent
+    from langchain_lumos.fewshot import with_fewshot
+    from langchain_lumos.prompts import get_domain
 
     wanted = [_SYSTEM_ALIASES.get(n, n) for n in names]
     unknown = [n for n in wanted if n not in SYSTEMS]
@@ -196,8 +199,14 @@ def build_systems(names: list[str], *, domain: str, model_spec: str, max_steps: 
             systems[name] = create_react_baseline(pick("react"), tools, max_steps=max_steps)
         else:
             mode: Literal["iterative", "onetime"] = "iterative" if name == "lumos-iterative" else "onetime"
+            # A general small model needs worked Lumos exemplars (the released checkpoints don't).
+            profile = (
+                with_fewshot(get_domain(domain))
+                if model_spec == "smollm2" and mode == "iterative"
+                else domain
+            )
             systems[name] = create_lumos_agent(
-                pick(f"planner-{mode}"), pick("grounder"), tools, mode=mode, domain=domain, name=name
+                pick(f"planner-{mode}"), pick("grounder"), tools, mode=mode, domain=profile, name=name
             )
     return systems
 
