@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseLanguageModel
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableLambda
 from langchain_core.tools import BaseTool
 from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime, get_runtime
@@ -26,6 +26,7 @@ __all__ = [
     "emit",
     "make_node",
     "render_value",
+    "runtime_and_context",
     "subgoal_result",
 ]
 
@@ -165,8 +166,3 @@ def budget_exhausted(
     if state.get("remaining_steps", 100) <= reserve:
         return "budget:recursion_limit"
     return None
-
-
-def child_config(config: RunnableConfig) -> RunnableConfig:
-    """The node's config, for child runs."""
-    return config
