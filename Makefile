@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-QUESTION ?= Who was the first person to walk on the Moon, and in which year?
+QUESTION ?= Where was Franz Kafka born?
 
 help:  ## Show the targets
 	@grep -E '^[a-z_-]+:.*##' Makefile | sed 's/:.*## /\t/'

@@ -96,7 +96,9 @@ def parse_plan(text: str, *, next_index: int = 1) -> PlanParse:
     line = text.strip().split("\n", 1)[0].strip()
     if not line:
         return PlanParse(raw=line, error="The planner returned an empty output.")
-    if STOP_PLANNING.rstrip(".") in line:
+    # The original checks for "Yes, I will stop planning"; general models also write
+    # "No, I will stop planning." and mean the same.
+    if STOP_PLANNING.rstrip(".") in line or "will stop planning" in line.lower():
         return PlanParse(raw=line, stop=True)
     body = line.split(KEEP_PLANNING)[-1].strip()
     matches = list(_SUBGOAL_RE.finditer(body))

@@ -36,6 +36,8 @@ def test_keep_planning_prefix() -> None:
 def test_stop_planning() -> None:
     assert parse_plan("Yes, I will stop planning.").stop
     assert parse_plan("Yes, I will stop planning").stop
+    assert parse_plan("No, I will stop planning.").stop  # what small general models write
+    assert not parse_plan("No, I will keep planning. Subgoal 2: x").stop
 
 
 def test_onetime_list_with_semicolons_inside_subgoals() -> None:
