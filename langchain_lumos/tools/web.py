@@ -358,6 +358,24 @@ class _WebActionTool(BaseTool):
             msg = f"{self._op} on {element!r} failed: {exc}"
             raise ToolException(msg) from exc
 
+    def _run(
+        self,
+        env: Any,
+        query: str,
+        text: str | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> WebEnvironment:
+        return self._act(env, query, text)
+
+    async def _arun(
+        self,
+        env: Any,
+        query: str,
+        text: str | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> WebEnvironment:
+        return await self._aact(env, query, text)
+
     async def _aact(self, env: Any, query: str, text: str | None) -> WebEnvironment:
         handle = _as_environment(env)
         value = self._check_text(text)
@@ -389,16 +407,6 @@ class ClickTool(_WebActionTool):
     args_schema: type[BaseModel] = ClickInput
     _op: str = "CLICK"
 
-    def _run(
-        self, env: Any, query: str, run_manager: CallbackManagerForToolRun | None = None
-    ) -> WebEnvironment:
-        return self._act(env, query, None)
-
-    async def _arun(
-        self, env: Any, query: str, run_manager: AsyncCallbackManagerForToolRun | None = None
-    ) -> WebEnvironment:
-        return await self._aact(env, query, None)
-
 
 class TypeTool(_WebActionTool):
     """Mind2Web ``TYPE(Env, QUERY: ..., TEXT: ...)``: type into the best-matching element."""
@@ -407,24 +415,6 @@ class TypeTool(_WebActionTool):
     description: str = "Type Text into the relevant html region in Env according to Query."
     args_schema: type[BaseModel] = TypeInput
     _op: str = "TYPE"
-
-    def _run(
-        self,
-        env: Any,
-        query: str,
-        text: str,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> WebEnvironment:
-        return self._act(env, query, text)
-
-    async def _arun(
-        self,
-        env: Any,
-        query: str,
-        text: str,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> WebEnvironment:
-        return await self._aact(env, query, text)
 
 
 class SelectTool(_WebActionTool):
@@ -438,24 +428,6 @@ class SelectTool(_WebActionTool):
     description: str = "Select the value Text of the relevant selection box in Env according to Query."
     args_schema: type[BaseModel] = SelectInput
     _op: str = "SELECT"
-
-    def _run(
-        self,
-        env: Any,
-        query: str,
-        text: str,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> WebEnvironment:
-        return self._act(env, query, text)
-
-    async def _arun(
-        self,
-        env: Any,
-        query: str,
-        text: str,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> WebEnvironment:
-        return await self._aact(env, query, text)
 
 
 def web_agent_tools(*, ranker: Ranker | None = None, mindact_query_format: bool = False) -> list[BaseTool]:
