@@ -11,10 +11,10 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, Command
 
-from langchain_lumos._common import ModelLike, ToolsLike
 from langchain_lumos.context import LumosContext
 from langchain_lumos.graph import Review, create_lumos_graph
 from langchain_lumos.prompts import Domain
+from langchain_lumos.setup import ModelLike, ToolsLike
 
 __all__ = ["LumosAgent", "create_lumos_agent"]
 

@@ -31,19 +31,13 @@ from langgraph.runtime import get_runtime
 from langgraph.types import Send
 from typing_extensions import TypedDict
 
-from langchain_lumos._common import (
-    Setup,
-    budget_exhausted,
-    context_of,
-    current_batch,
-    emit,
-    make_node,
-    render_value,
-    runtime_and_context,
-)
+from langchain_lumos.budgets import budget_exhausted
 from langchain_lumos.errors import ToolArgumentError
+from langchain_lumos.events import emit
+from langchain_lumos.nodes import context_of, make_node, runtime_and_context
 from langchain_lumos.parsing import find_variables, split_arguments, substitute_variables
-from langchain_lumos.state import GroundedAction, LumosState, Observation
+from langchain_lumos.setup import Setup
+from langchain_lumos.state import GroundedAction, LumosState, Observation, current_batch, render_value
 
 __all__ = [
     "EXECUTE_ACTION",

@@ -17,7 +17,6 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
-from langchain_lumos._common import ModelLike, Setup, ToolsLike
 from langchain_lumos.context import LumosContext
 from langchain_lumos.executor import (
     EXECUTE_ACTION,
@@ -37,6 +36,7 @@ from langchain_lumos.review import (
     create_review_actions_node,
     create_review_plan_node,
 )
+from langchain_lumos.setup import ModelLike, Setup, ToolsLike
 from langchain_lumos.state import LumosInputState, LumosOutputState, LumosState
 
 __all__ = ["Review", "create_lumos_graph"]

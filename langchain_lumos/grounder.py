@@ -11,19 +11,14 @@ from langchain_core.language_models import BaseChatModel, BaseLanguageModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langchain_lumos._common import (
-    Setup,
-    budget_exhausted,
-    current_batch,
-    emit,
-    make_node,
-    runtime_and_context,
-    subgoal_result,
-)
-from langchain_lumos._invoke import ModuleCall, ainvoke_module, invoke_module, to_messages
+from langchain_lumos.budgets import budget_exhausted
+from langchain_lumos.events import emit
+from langchain_lumos.model_calls import ModuleCall, ainvoke_module, invoke_module, to_messages
+from langchain_lumos.nodes import make_node, runtime_and_context
 from langchain_lumos.parsing import action_dependencies, find_variables, parse_actions
 from langchain_lumos.prompts import Turn, ground_followup, ground_request, ground_retry
-from langchain_lumos.state import GroundedAction, LumosState, ModuleUsage
+from langchain_lumos.setup import Setup
+from langchain_lumos.state import GroundedAction, LumosState, ModuleUsage, current_batch, subgoal_result
 
 __all__ = ["GROUNDER", "create_grounder_node", "next_variable_number"]
 

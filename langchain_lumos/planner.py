@@ -7,18 +7,14 @@ from typing import Any, Final
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langchain_lumos._common import (
-    Setup,
-    budget_exhausted,
-    emit,
-    make_node,
-    runtime_and_context,
-    subgoal_result,
-)
-from langchain_lumos._invoke import ModuleCall, ainvoke_module, invoke_module
+from langchain_lumos.budgets import budget_exhausted
+from langchain_lumos.events import emit
+from langchain_lumos.model_calls import ModuleCall, ainvoke_module, invoke_module
+from langchain_lumos.nodes import make_node, runtime_and_context
 from langchain_lumos.parsing import parse_plan
 from langchain_lumos.prompts import Turn, plan_feedback, plan_request
-from langchain_lumos.state import LumosState, Subgoal
+from langchain_lumos.setup import Setup
+from langchain_lumos.state import LumosState, Subgoal, subgoal_result
 
 __all__ = ["PLANNER", "create_planner_node", "feedback_value"]
 

@@ -19,10 +19,10 @@ from typing import Any
 from langchain_core.runnables import Runnable
 from langgraph.types import Overwrite, interrupt
 
-from langchain_lumos._common import current_batch, make_node
 from langchain_lumos.grounder import _actions_from_text
+from langchain_lumos.nodes import make_node
 from langchain_lumos.prompts import Turn
-from langchain_lumos.state import LumosState, Subgoal
+from langchain_lumos.state import LumosState, Subgoal, current_batch
 
 __all__ = ["REVIEW_ACTIONS", "REVIEW_PLAN", "create_review_actions_node", "create_review_plan_node"]
 

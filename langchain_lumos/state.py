@@ -25,8 +25,11 @@ __all__ = [
     "ModuleUsage",
     "Observation",
     "Subgoal",
+    "current_batch",
     "merge_usage",
     "merge_variables",
+    "render_value",
+    "subgoal_result",
 ]
 
 
@@ -147,3 +150,32 @@ class LumosState(TypedDict):
     started_at: NotRequired[float]
     """Wall-clock start (epoch seconds), for the time budget."""
     remaining_steps: RemainingSteps
+
+
+def render_value(value: Any, limit: int = 4000) -> str:
+    """A variable's value as observation text."""
+    text = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def subgoal_result(state: LumosState, index: int) -> str | None:
+    """The executed result of a subgoal: the output of its last action (final grounding)."""
+    actions = [a for a in state.get("actions", []) if a["subgoal"] == index]
+    if not actions:
+        return None
+    attempt = max(a["attempt"] for a in actions)
+    ids = [a["id"] for a in actions if a["attempt"] == attempt]
+    outputs = {o["action_id"]: o for o in state.get("observations", [])}
+    for action_id in reversed(ids):
+        if action_id in outputs:
+            return outputs[action_id]["output"]
+    return None
+
+
+def current_batch(state: LumosState) -> list[Any]:
+    """The actions of the latest grounding (iterative) or of the whole plan (one-time)."""
+    actions = state.get("actions", [])
+    if not actions:
+        return []
+    last = actions[-1]
+    return [a for a in actions if a["subgoal"] == last["subgoal"] and a["attempt"] == last["attempt"]]

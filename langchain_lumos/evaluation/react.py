@@ -33,10 +33,11 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 from typing_extensions import NotRequired, TypedDict
 
-from langchain_lumos._common import render_value
-from langchain_lumos._invoke import _chat_usage, _estimate, _llm_usage
+from langchain_lumos.model_calls import chat_usage as _chat_usage
+from langchain_lumos.model_calls import estimate_tokens as _estimate
+from langchain_lumos.model_calls import llm_usage as _llm_usage
 from langchain_lumos.parsing import split_arguments
-from langchain_lumos.state import ModuleUsage, merge_usage
+from langchain_lumos.state import ModuleUsage, merge_usage, render_value
 
 __all__ = [
     "REACT_PROMPT",

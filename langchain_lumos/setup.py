@@ -1,0 +1,53 @@
+"""`Setup`: what the graph factory captured (models, tools, mode, domain, grounding)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseLanguageModel
+from langchain_core.tools import BaseTool
+from langgraph.runtime import Runtime
+
+from langchain_lumos.prompts import Domain
+from langchain_lumos.state import LumosState
+
+__all__ = ["Mode", "ModelLike", "Setup", "ToolsLike"]
+
+Mode = Literal["iterative", "onetime"]
+ModelLike = BaseLanguageModel | Callable[[LumosState, Runtime[Any]], BaseLanguageModel]
+ToolsLike = Sequence[BaseTool] | Callable[[Runtime[Any]], Sequence[BaseTool]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """What the graph factory captured: models, tools, mode and domain."""
+
+    planner: ModelLike
+    grounder: ModelLike
+    tools: ToolsLike
+    mode: Mode
+    domain: Domain
+    grounding: Literal["text", "tool_calls"] = "text"
+
+    def model(
+        self, which: Literal["planner", "grounder"], state: LumosState, runtime: Runtime[Any]
+    ) -> BaseLanguageModel:
+        """Resolve the module's model (a fixed model or a `(state, runtime) -> model` callable)."""
+        model = self.planner if which == "planner" else self.grounder
+        if isinstance(model, BaseLanguageModel):
+            return model
+        return model(state, runtime)
+
+    def tool_map(self, runtime: Runtime[Any]) -> dict[str, BaseTool]:
+        """Tools by action name."""
+        tools = self.tools(runtime) if callable(self.tools) else self.tools
+        return {t.name: t for t in tools}
+
+    def trace(self, module: str, **extra: Any) -> tuple[list[str], dict[str, Any]]:
+        """Tags and metadata for a module call, so traces read as plan / ground / execute."""
+        tags = ["lumos", f"lumos:{module}", f"lumos:{self.mode}", f"lumos:{self.domain.name}"]
+        meta = {"lumos_module": module, "lumos_mode": self.mode, "lumos_domain": self.domain.name}
+        meta.update({f"lumos_{k}": v for k, v in extra.items()})
+        return tags, meta
