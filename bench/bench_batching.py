@@ -59,6 +59,7 @@ def forced_llm(model_dir: str, new_tokens: int, **kw: Any) -> LumosTransformersL
         stop_at_newline=False,
         generation_kwargs={"min_new_tokens": new_tokens},
         batch_window_ms=20,
+        prefix_cache_max_entries=0,  # repeated prompts would reuse their prefill one at a time
         **kw,
     )
 

@@ -54,7 +54,7 @@ def _phase(marks: list[tuple[str, float]]) -> float:
 def timed_sync(agent, config=None, workers=None) -> tuple[float, float, dict]:
     marks = []
     start = time.perf_counter()
-    for event in agent.stream("run", config):
+    for event in agent.stream("run", config, stream_mode="custom"):
         marks.append((event["event"], time.perf_counter()))
     wall = time.perf_counter() - start
     return wall, _phase(marks), agent.invoke("run", config)
@@ -66,7 +66,7 @@ def timed_async(agent, config=None, workers=None) -> tuple[float, float, dict]:
             asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=workers))
         marks = []
         start = time.perf_counter()
-        async for event in agent.astream("run", config):
+        async for event in agent.astream("run", config, stream_mode="custom"):
             marks.append((event["event"], time.perf_counter()))
         wall = time.perf_counter() - start
         result = await agent.ainvoke("run", config)

@@ -1,18 +1,21 @@
 """Models and tools shared by the cookbook scripts.
 
 With `LUMOS_COOKBOOK_FAKE=1` (the test suite) every script runs on scripted fake models
-and tiny offline tools; otherwise on the offline default model (SmolLM2) and the Lumos
+and tiny offline tools; otherwise on the model spec in `LUMOS_MODEL` (default `smollm2`,
+the offline SmolLM2 with its few-shot exemplars; any spec of `langchain_lumos.presets`,
+e.g. `completions:http://localhost:8001/v1,http://localhost:8002/v1`) and the Lumos
 complex-QA tools.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
-from langchain_core.language_models import BaseLanguageModel, BaseLLM
-from langchain_core.outputs import Generation, LLMResult
 from langchain_core.tools import BaseTool, StructuredTool
+
+from langchain_lumos.domains import get_domain
+from langchain_lumos.presets import ResolvedModels, preset_tools, resolve_models
+from langchain_lumos.testing import ScriptedLLM
 
 FAKE = os.environ.get("LUMOS_COOKBOOK_FAKE") == "1"
 QUESTION = "Which year was the director of Jaws born?"
@@ -43,35 +46,15 @@ _FACTS = {
 }
 
 
-class ScriptedLLM(BaseLLM):
-    """A fake raw-prompt LLM: turn `k` of a conversation gets `responses[k]`.
-
-    Keyed on the conversation turn (not on call order), so a run resumed in a new process
-    gets the same script.
-    """
-
-    responses: list[str]
-
-    @property
-    def _llm_type(self) -> str:
-        return "cookbook-scripted"
-
-    def _generate(
-        self, prompts: list[str], stop: Any = None, run_manager: Any = None, **kwargs: Any
-    ) -> LLMResult:
-        picks = [self.responses[min(p.count("<|user|>") - 1, len(self.responses) - 1)] for p in prompts]
-        return LLMResult(generations=[[Generation(text=t)] for t in picks])
-
-
-def models(mode: str = "iterative") -> tuple[BaseLanguageModel, BaseLanguageModel]:
-    """The planner and grounder: scripted fakes, or SmolLM2 (offline default) for both."""
+def models(mode: str = "iterative") -> ResolvedModels:
+    """The planner, grounder, QA model and domain: scripted fakes, or the `LUMOS_MODEL` spec."""
     if FAKE:
         planner, grounder = _SCRIPTS[mode]
-        return ScriptedLLM(responses=planner), ScriptedLLM(responses=grounder)
-    from langchain_lumos.models.smollm2 import load_default_llm
-
-    llm = load_default_llm()
-    return llm, llm
+        script = ScriptedLLM(responses=planner, by="turn")
+        return ResolvedModels(
+            script, ScriptedLLM(responses=grounder, by="turn"), script, "eval", get_domain("complex_qa")
+        )
+    return resolve_models(os.environ.get("LUMOS_MODEL", "smollm2"), domain="complex_qa", mode=mode)
 
 
 def fake_tools(calls: list[str] | None = None) -> list[BaseTool]:
@@ -97,10 +80,8 @@ def fake_tools(calls: list[str] | None = None) -> list[BaseTool]:
     ]
 
 
-def tools(llm: Any = None, calls: list[str] | None = None) -> list[BaseTool]:
-    """The complex-QA tools (offline Wikipedia corpus), or the fakes."""
+def tools(models: ResolvedModels, calls: list[str] | None = None) -> list[BaseTool]:
+    """The complex-QA tools (offline Wikipedia corpus, QA on `models.qa_llm`), or the fakes."""
     if FAKE:
         return fake_tools(calls)
-    from langchain_lumos.tools.complex_qa import complex_qa_tools
-
-    return complex_qa_tools(llm=llm)
+    return preset_tools(models)[0]

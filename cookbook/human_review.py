@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from _common import QUESTION, models, tools
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
@@ -35,16 +36,17 @@ def decide(request: dict[str, Any], interactive: bool) -> Any:
 
 def main() -> None:
     interactive = "--interactive" in sys.argv
-    planner, grounder = models("onetime")
+    m = models("onetime")
     agent = create_lumos_agent(
-        planner,
-        grounder,
-        tools(planner),
+        m.planner,
+        m.grounder,
+        tools(m),
         mode="onetime",
+        domain=m.domain,
         review=("plan", "actions"),
         checkpointer=InMemorySaver(),
     )
-    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    config: RunnableConfig = {"configurable": {"thread_id": str(uuid.uuid4())}}
     result = agent.invoke(QUESTION, config)
     while result.get("__interrupt__"):
         request = result["__interrupt__"][0].value

@@ -9,9 +9,11 @@ Run: `python cookbook/langchain_app.py`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from _common import QUESTION, models, tools
 from langchain_core.messages import AIMessage
-from langchain_core.runnables import RunnableLambda
+from langchain_core.runnables import Runnable, RunnableLambda
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 
@@ -19,11 +21,11 @@ from langchain_lumos.agent import create_lumos_agent
 
 
 def main() -> None:
-    planner, grounder = models("onetime")
-    agent = create_lumos_agent(planner, grounder, tools(planner), mode="onetime")
+    m = models("onetime")
+    agent = create_lumos_agent(m.planner, m.grounder, tools(m), mode="onetime", domain=m.domain)
 
     # 1. LCEL: the agent is a Runnable (invoke / batch / stream / with_config ...).
-    chain = (
+    chain: Runnable[Any, str] = (
         RunnableLambda(lambda q: {"task": q.strip()})
         | agent.with_config(tags=["my-app"])
         | RunnableLambda(lambda r: f"{r['answer']} (after {len(r['actions'])} actions)")

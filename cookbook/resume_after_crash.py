@@ -15,16 +15,17 @@ import tempfile
 from pathlib import Path
 
 from _common import QUESTION, models, tools
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 
-from langchain_lumos.agent import create_lumos_agent
+from langchain_lumos.agent import LumosAgent, create_lumos_agent
 from langchain_lumos.persistence import sqlite_checkpointer
 
-CONFIG = {"configurable": {"thread_id": "crash-demo"}}
+CONFIG: RunnableConfig = {"configurable": {"thread_id": "crash-demo"}}
 
 
-def build(db: Path, log: Path, crash: bool) -> object:
-    planner, grounder = models("iterative")
+def build(db: Path, log: Path, crash: bool) -> LumosAgent:
+    m = models("iterative")
 
     def logged(tool: BaseTool) -> BaseTool:
         inner = tool.func  # type: ignore[attr-defined]
@@ -36,11 +37,15 @@ def build(db: Path, log: Path, crash: bool) -> object:
                 os._exit(1)  # the machine "dies" in the middle of this call
             return inner(**kwargs)
 
-        tool.func = run  # type: ignore[attr-defined]
+        tool.func = run
         return tool
 
     return create_lumos_agent(
-        planner, grounder, [logged(t) for t in tools(planner)], checkpointer=sqlite_checkpointer(db)
+        m.planner,
+        m.grounder,
+        [logged(t) for t in tools(m)],
+        domain=m.domain,
+        checkpointer=sqlite_checkpointer(db),
     )
 
 

@@ -6,8 +6,9 @@ Start one OpenAI-compatible completions server per module (GPU machine):
     vllm serve ai2lumos/lumos_complex_qa_ground_iterative --port 8002
 
 then run `python cookbook/serve_vllm.py` (URLs from `LUMOS_PLANNER_URL` /
-`LUMOS_GROUNDER_URL`). The served graphs take the same servers as
-`LUMOS_PLANNER_MODEL=lumos:http://localhost:8001/v1` (see `.env.example`).
+`LUMOS_GROUNDER_URL`). The model spec is the one `lumos run --model` and the served graphs
+take: `completions:http://localhost:8001/v1,http://localhost:8002/v1` (e.g.
+`LUMOS_MODEL=completions:... langgraph dev`; see `.env.example`).
 
 With `LUMOS_COOKBOOK_FAKE=1`, two local fake completions servers stand in for vLLM.
 """
@@ -20,16 +21,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
-from _common import FAKE, QUESTION, ScriptedLLM, models, tools
+from _common import FAKE, QUESTION, models, tools
 
 from langchain_lumos.agent import create_lumos_agent
-from langchain_lumos.models.openai_compatible import LumosCompletionsLLM
-from langchain_lumos.models.registry import resolve_checkpoints
+from langchain_lumos.presets import resolve_models
 
 
 @contextmanager
-def fake_vllm(script: ScriptedLLM) -> Iterator[str]:
+def fake_vllm(script: Any) -> Iterator[str]:
     """A local `/v1/completions` server answering from a script (stands in for vLLM)."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -60,13 +61,11 @@ def fake_vllm(script: ScriptedLLM) -> Iterator[str]:
 
 
 def run(planner_url: str, grounder_url: str) -> None:
-    planner_id, grounder_id = resolve_checkpoints("complex_qa", "iterative")
-    planner = LumosCompletionsLLM(base_url=planner_url, model=planner_id)
-    grounder = LumosCompletionsLLM(base_url=grounder_url, model=grounder_id)
-    agent = create_lumos_agent(planner, grounder, tools(planner), mode="iterative")
+    m = resolve_models(f"completions:{planner_url},{grounder_url}", domain="complex_qa", mode="iterative")
+    agent = create_lumos_agent(m.planner, m.grounder, tools(m), mode="iterative", domain=m.domain)
     result = agent.invoke(QUESTION)
-    print("planner:", planner_id, "@", planner_url)
-    print("grounder:", grounder_id, "@", grounder_url)
+    print("planner:", m.planner.model, "@", planner_url)  # type: ignore[attr-defined]
+    print("grounder:", m.grounder.model, "@", grounder_url)  # type: ignore[attr-defined]
     print("subgoals:", [s["text"] for s in result["subgoals"]])
     print("answer:", result["answer"])
     print("planner tokens:", result["usage"]["planner"]["prompt_tokens"], "prompt")
@@ -75,8 +74,8 @@ def run(planner_url: str, grounder_url: str) -> None:
 def main() -> None:
     if FAKE:
         os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
-        planner_script, grounder_script = models("iterative")
-        with fake_vllm(planner_script) as p_url, fake_vllm(grounder_script) as g_url:
+        scripts = models("iterative")
+        with fake_vllm(scripts.planner) as p_url, fake_vllm(scripts.grounder) as g_url:
             run(p_url, g_url)
         return
     run(

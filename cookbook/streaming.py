@@ -1,6 +1,6 @@
 """Stream the agent's module events live: subgoals, grounded actions, observations, answer.
 
-`agent.stream()` yields typed event dicts (`stream_mode="custom"`); no `subgraphs=True`
+`agent.stream(x, stream_mode="custom")` yields typed event dicts; no `subgraphs=True`
 needed. Run: `python cookbook/streaming.py`.
 """
 
@@ -30,15 +30,15 @@ def render(event: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    planner, grounder = models("iterative")
-    agent = lumos.create_lumos_agent(planner, grounder, tools(planner), mode="iterative")
-    for event in agent.stream(QUESTION):
+    m = models("iterative")
+    agent = lumos.create_lumos_agent(m.planner, m.grounder, tools(m), mode="iterative", domain=m.domain)
+    for event in agent.stream(QUESTION, stream_mode="custom"):
         print(render(event))
 
     async def run_async() -> None:
-        planner, grounder = models("onetime")
-        onetime = lumos.create_lumos_agent(planner, grounder, tools(planner), mode="onetime")
-        async for event in onetime.astream(QUESTION):
+        m = models("onetime")
+        onetime = lumos.create_lumos_agent(m.planner, m.grounder, tools(m), mode="onetime", domain=m.domain)
+        async for event in onetime.astream(QUESTION, stream_mode="custom"):
             print("async", render(event))
 
     asyncio.run(run_async())

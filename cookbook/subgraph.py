@@ -29,8 +29,8 @@ def report(state: AppState) -> AppState:
 
 
 def main() -> None:
-    planner, grounder = models("iterative")
-    lumos = create_lumos_agent(planner, grounder, tools(planner), mode="iterative")
+    m = models("iterative")
+    lumos = create_lumos_agent(m.planner, m.grounder, tools(m), mode="iterative", domain=m.domain)
     app = (
         StateGraph(AppState)
         .add_node("normalise", normalise)
@@ -45,7 +45,9 @@ def main() -> None:
     result = app.invoke({"request": QUESTION})
     print(result["report"])
     # Module events of the subgraph: stream with subgraphs=True.
-    for namespace, event in app.stream({"request": QUESTION}, stream_mode="custom", subgraphs=True):
+    for chunk in app.stream({"request": QUESTION}, stream_mode="custom", subgraphs=True):
+        namespace, event = chunk
+        assert isinstance(event, dict)
         print(namespace[0].split(":")[0] if namespace else "root", event["event"])
 
 

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from _common import QUESTION, models, tools
 from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.runnables import RunnableConfig
 
 from langchain_lumos.agent import create_lumos_agent
 
@@ -50,9 +51,9 @@ class ModuleTree(BaseCallbackHandler):
 
 
 def main() -> None:
-    planner, grounder = models("iterative")
-    agent = create_lumos_agent(planner, grounder, tools(planner), mode="iterative")
-    config: dict[str, Any] = {"tags": ["cookbook"], "metadata": {"example": "tracing"}}
+    m = models("iterative")
+    agent = create_lumos_agent(m.planner, m.grounder, tools(m), mode="iterative", domain=m.domain)
+    config: RunnableConfig = {"tags": ["cookbook"], "metadata": {"example": "tracing"}}
     if os.environ.get("LANGSMITH_API_KEY"):
         os.environ.setdefault("LANGSMITH_TRACING", "true")
         os.environ.setdefault("LANGSMITH_PROJECT", "lumos-cookbook")

@@ -1,12 +1,8 @@
-"""Lumos-I (iterative): plan one subgoal, ground it, execute it, and plan again.
+"""Lumos-I (iterative), served by `langgraph.json`: plan a subgoal, ground it, execute, plan again.
 
-Models and tools come from the run context (`GraphContext`): see `graphs/_shared.py`.
+The graph lives in the package (`langchain_lumos.serve`); settings are described there.
 """
 
-from __future__ import annotations
-
-from graphs._shared import GraphContext, build_graph
-
-__all__ = ["GraphContext", "graph"]
+from langchain_lumos.serve import build_graph
 
 graph = build_graph("iterative", name="lumos_iterative")

@@ -1,12 +1,8 @@
-"""Lumos-O (one-time): plan every subgoal, ground them all, execute, answer.
+"""Lumos-O (one-time), served by `langgraph.json`: plan every subgoal, ground them all, execute.
 
-Models and tools come from the run context (`GraphContext`): see `graphs/_shared.py`.
+The graph lives in the package (`langchain_lumos.serve`); settings are described there.
 """
 
-from __future__ import annotations
-
-from graphs._shared import GraphContext, build_graph
-
-__all__ = ["GraphContext", "graph"]
+from langchain_lumos.serve import build_graph
 
 graph = build_graph("onetime", name="lumos_onetime")

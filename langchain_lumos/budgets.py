@@ -11,11 +11,9 @@ __all__ = ["budget_exhausted", "model_tokens"]
 
 
 def model_tokens(state: LumosState) -> int:
-    """Prompt + completion tokens spent by the planner and grounder."""
-    usage = state.get("usage", {})
+    """Prompt + completion tokens spent: planner, grounder and models inside tools (QA)."""
     return sum(
-        usage.get(m, {}).get("prompt_tokens", 0) + usage.get(m, {}).get("completion_tokens", 0)
-        for m in ("planner", "grounder")
+        u.get("prompt_tokens", 0) + u.get("completion_tokens", 0) for u in state.get("usage", {}).values()
     )
 
 

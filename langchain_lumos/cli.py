@@ -1,19 +1,87 @@
-"""The `lumos` command line: run the agent, evaluate it, train its modules."""
+"""The `lumos` command line: run the agent, evaluate it, train its modules.
+
+Only the chosen sub-command's parser is built (and only its modules imported), so
+`lumos --help` answers at once; models load only when a run starts.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import math
+import os
 import sys
 from typing import Any
 
 __all__ = ["main"]
 
-_MODEL_HELP = (
-    "smollm2 (default: the offline SmolLM2-135M-Instruct with few-shot exemplars), "
-    "released (the ai2lumos checkpoints with transformers; needs their weights cached), "
-    "or vllm:PLANNER_URL,GROUNDER_URL (OpenAI-compatible servers serving the released checkpoints)"
-)
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": (
+        "langchain_lumos.cli",
+        "add_run_parser",
+        "run the agent on a task, printing subgoals, actions and observations live",
+    ),
+    "checkpoints": ("langchain_lumos.cli", "add_checkpoints_parser", "list the released Lumos checkpoints"),
+    "eval": (
+        "langchain_lumos.evaluation.cli",
+        "add_eval_parser",
+        "evaluate Lumos-I, Lumos-O and the baselines on a dataset",
+    ),
+    "train": (
+        "langchain_lumos.training.cli",
+        "add_train_parser",
+        "fine-tune a planner or grounder on unified Lumos dialogues (offline)",
+    ),
+    "convert": (
+        "langchain_lumos.training.cli",
+        "add_convert_parser",
+        "convert raw Lumos annotations into planner/grounder training dialogues",
+    ),
+}
+"""Sub-command -> (module, parser adder, one-line help)."""
+
+
+class _CliError(Exception):
+    """A user-facing error: printed as one line, exit code `code`."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"must be a positive integer, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        msg = f"must be a positive number of seconds, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"must be a JSON object, e.g. '{{\"top_k\": 1}}' ({exc.msg})"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not isinstance(value, dict):
+        msg = f"must be a JSON object, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def _print(event: dict[str, Any]) -> None:
@@ -33,65 +101,71 @@ def _print(event: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _build(args: argparse.Namespace) -> Any:
+def _checkpointer(thread_id: str, resume: bool) -> Any:
+    import sqlite3
+
+    from langchain_lumos.errors import CheckpointStoreError
+    from langchain_lumos.persistence import DATA_DIR_ENV, default_checkpoint_path, sqlite_checkpointer
+
+    path = default_checkpoint_path()
+    try:
+        saver = sqlite_checkpointer(path)
+    except (OSError, sqlite3.Error) as exc:
+        msg = (
+            f"cannot open the checkpoint database {path} ({exc}); set {DATA_DIR_ENV} to a writable directory"
+        )
+        raise _CliError(msg, code=1) from exc
+    except CheckpointStoreError as exc:
+        raise _CliError(str(exc), code=1) from exc
+    if resume and saver.get_tuple({"configurable": {"thread_id": thread_id}}) is None:
+        msg = f"no saved run for --thread-id {thread_id!r} in {path}: nothing to resume"
+        raise _CliError(msg)
+    return saver
+
+
+def _build(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The agent of a `lumos run` and the initial state fields beyond the task."""
     from langchain_lumos import create_lumos_agent
-    from langchain_lumos.fewshot import with_fewshot
-    from langchain_lumos.prompts import get_domain
-    from langchain_lumos.tools import get_tools
+    from langchain_lumos.domains import get_domain
+    from langchain_lumos.presets import preset_tools, resolve_models
 
     domain = get_domain(args.domain)
-    planner: Any
-    grounder: Any
-    if args.model == "smollm2":
-        from langchain_lumos.models.smollm2 import load_default_llm
-
-        planner = grounder = load_default_llm(max_new_tokens=args.max_new_tokens)
-        if args.mode == "iterative":
-            domain = with_fewshot(domain)
-        qa_llm: Any = planner
-    elif args.model == "released":
-        from langchain_lumos.models.registry import load_lumos_models
-
-        planner, grounder = load_lumos_models(args.domain, args.mode, args.size, device=args.device)
-        qa_llm = grounder
-    elif args.model.startswith("vllm:"):
-        from langchain_lumos.models.openai_compatible import LumosCompletionsLLM
-        from langchain_lumos.models.registry import resolve_checkpoints
-
-        urls = args.model[len("vllm:") :].split(",")
-        plan_id, ground_id = resolve_checkpoints(args.domain, args.mode, args.size)
-        planner = LumosCompletionsLLM(base_url=urls[0], model=plan_id)
-        grounder = LumosCompletionsLLM(base_url=urls[-1], model=ground_id)
-        qa_llm = grounder
-    else:
-        msg = f"Unknown --model {args.model!r}: expected {_MODEL_HELP}."
-        raise SystemExit(msg)
-    tools = get_tools(args.domain, llm=qa_llm) if args.domain == "complex_qa" else get_tools(args.domain)
-    checkpointer = None
-    if args.thread_id:
-        from langchain_lumos.persistence import sqlite_checkpointer
-
-        checkpointer = sqlite_checkpointer()
-    return create_lumos_agent(
-        planner, grounder, tools, mode=args.mode, domain=domain, checkpointer=checkpointer
+    options: dict[str, Any] = {"max_new_tokens": args.max_new_tokens}
+    if args.served_model:
+        options["served_model"] = args.served_model
+    if args.extra_body is not None:
+        options["extra_body"] = args.extra_body
+    if args.timeout is not None:
+        options["timeout"] = args.timeout
+    if args.server is not None:
+        options["server"] = args.server
+    models = resolve_models(args.model, domain=domain, mode=args.mode, qa_model=args.qa_model, **options)
+    tools, variables = preset_tools(models)
+    checkpointer = _checkpointer(args.thread_id, args.resume) if args.thread_id else None
+    agent = create_lumos_agent(
+        models.planner,
+        models.grounder,
+        tools,
+        mode=args.mode,
+        domain=models.domain,
+        checkpointer=checkpointer,
     )
+    return agent, ({"variables": variables} if variables else {})
 
 
 def _run(args: argparse.Namespace) -> int:
     from langchain_lumos import LumosContext
 
-    agent = _build(args)
+    if not args.resume and not args.task:
+        msg = "give a task, or --resume with --thread-id"
+        raise _CliError(msg)
+    agent, extra = _build(args)
     config = {"configurable": {"thread_id": args.thread_id}} if args.thread_id else {}
     context = LumosContext(max_subgoals=args.max_subgoals, time_limit_s=args.time_limit)
     state: dict[str, Any] = {}
-    task: Any = None if args.resume else args.task
-    if not args.resume and not args.task:
-        print("lumos run: give a task, or --resume with --thread-id", file=sys.stderr)
-        return 2
+    inputs = None if args.resume else {"task": args.task, **extra}
     print(f"Task: {args.task or '(resumed thread ' + str(args.thread_id) + ')'}")
-    for mode, chunk in agent.graph.stream(
-        task if task is None else {"task": task}, config, context=context, stream_mode=["custom", "values"]
-    ):
+    for mode, chunk in agent.graph.stream(inputs, config, context=context, stream_mode=["custom", "values"]):
         if mode == "custom":
             _print(chunk)
         else:
@@ -111,48 +185,133 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the `run` sub-command."""
+    from langchain_lumos.domains import list_datasets, list_domains
+    from langchain_lumos.presets import MODEL_SPEC_HELP, QA_MODEL_HELP
+
+    names = list(dict.fromkeys([*list_domains(with_tools=True), *list_datasets()]))
+    run = subparsers.add_parser("run", help=_COMMANDS["run"][2], description=_COMMANDS["run"][2])
+    run.add_argument("task", nargs="?", help="the question or instruction")
+    run.add_argument("--mode", choices=["iterative", "onetime"], default="iterative")
+    run.add_argument(
+        "--domain",
+        choices=names,
+        default="complex_qa",
+        metavar="DOMAIN",
+        help=f"a domain or dataset profile: {', '.join(names)} (web_agent and webshop run on "
+        "their offline demo environments)",
+    )
+    run.add_argument(
+        "--model", default="smollm2", metavar="SPEC", help=f"planner/grounder model: {MODEL_SPEC_HELP}"
+    )
+    run.add_argument("--qa-model", default=None, metavar="SPEC", help=QA_MODEL_HELP)
+    run.add_argument(
+        "--served-model",
+        default=None,
+        metavar="NAME[,NAME]",
+        help="completions servers: the served model name(s), planner[,grounder] (default: the checkpoint ids)",
+    )
+    run.add_argument(
+        "--extra-body",
+        type=_json_object,
+        default=None,
+        metavar="JSON",
+        help="completions servers: extra JSON fields for every request, e.g. '{\"top_k\": 1}'",
+    )
+    run.add_argument(
+        "--server",
+        choices=["auto", "vllm", "llama.cpp", "transformers", "openai"],
+        default=None,
+        help="completions servers: the request dialect (default: auto, detected from GET /v1/models)",
+    )
+    run.add_argument("--timeout", type=_positive_float, default=None, help="seconds per model server request")
+    run.add_argument(
+        "--max-new-tokens",
+        type=_positive_int,
+        default=None,
+        help="decoding cap per module call (default: 96 for smollm2, the backend's own otherwise)",
+    )
+    run.add_argument(
+        "--max-subgoals", type=_positive_int, default=None, help="most subgoals (default: the domain's)"
+    )
+    run.add_argument("--time-limit", type=_positive_float, default=None, help="wall-clock budget in seconds")
+    run.add_argument(
+        "--thread-id",
+        default=None,
+        help="persist the run (SQLite, in $LUMOS_DATA_DIR or the user data directory) under this id",
+    )
+    run.add_argument("--resume", action="store_true", help="resume --thread-id after a crash or interrupt")
+    run.add_argument("--json", action="store_true", help="also print the final state as JSON")
+    run.set_defaults(func=_run)
+    return run
+
+
 def _checkpoints(_: argparse.Namespace) -> int:
     from langchain_lumos.models.registry import list_checkpoints
 
     for ckpt in list_checkpoints():
-        print(ckpt)
+        note = " (possibly empty)" if ckpt.possibly_empty else ""
+        print(f"{ckpt.repo_id:48} {ckpt.module:6} {ckpt.formulation:9} {ckpt.size}{note}")
     return 0
+
+
+def add_checkpoints_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the `checkpoints` sub-command."""
+    parser = subparsers.add_parser("checkpoints", help=_COMMANDS["checkpoints"][2])
+    parser.set_defaults(func=_checkpoints)
+    return parser
+
+
+def _command(argv: list[str]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _error_line(exc: BaseException) -> tuple[str, int]:
+    """A one-line message and exit code for an error of a run."""
+    if isinstance(exc, _CliError):
+        return str(exc), exc.code
+    from langchain_lumos.errors import CheckpointNotFoundError, LumosError
+
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, (CheckpointNotFoundError, ValueError, ImportError)):
+        return first, 2
+    if isinstance(exc, LumosError):
+        return first, 1
+    name = type(exc).__name__
+    if "HTTPStatusError" in name or "ConnectError" in name or "Timeout" in name:
+        return f"the model server failed: {first}", 1
+    return f"{name}: {first} (set LUMOS_DEBUG=1 for the traceback)", 1
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `lumos` command."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="lumos", description="Lumos modular language agents.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser(
-        "run", help="run the agent on a task, printing subgoals, actions and observations live"
-    )
-    run.add_argument("task", nargs="?", help="the question or instruction")
-    run.add_argument("--mode", choices=["iterative", "onetime"], default="iterative")
-    run.add_argument("--domain", choices=["complex_qa", "maths"], default="complex_qa")
-    run.add_argument("--model", default="smollm2", help=_MODEL_HELP)
-    run.add_argument("--size", choices=["7B", "13B"], default="7B")
-    run.add_argument("--device", default="cpu")
-    run.add_argument("--max-new-tokens", type=int, default=96, help="decoding cap per module call (SmolLM2)")
-    run.add_argument("--max-subgoals", type=int, default=None)
-    run.add_argument("--time-limit", type=float, default=None, help="wall-clock budget in seconds")
-    run.add_argument("--thread-id", default=None, help="persist the run (SQLite) under this thread id")
-    run.add_argument("--resume", action="store_true", help="resume --thread-id after a crash or interrupt")
-    run.add_argument("--json", action="store_true", help="also print the final state as JSON")
-    run.set_defaults(func=_run)
-    ckpt = sub.add_parser("checkpoints", help="list the released Lumos checkpoints")
-    ckpt.set_defaults(func=_checkpoints)
-    for module, adder in (
-        ("langchain_lumos.evaluation.cli", "add_eval_parser"),
-        ("langchain_lumos.training.cli", "add_parsers"),
-    ):
-        try:
-            getattr(__import__(module, fromlist=[adder]), adder)(sub)
-        except ImportError:  # pragma: no cover - optional parts
-            continue
-    args = parser.parse_args(argv)
-    if getattr(args, "thread_id", None) is None and getattr(args, "resume", False):
+    chosen = _command(args_list)
+    for name, (module, adder, help_text) in _COMMANDS.items():
+        if name == chosen:
+            getattr(importlib.import_module(module), adder)(sub)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
+    args = parser.parse_args(args_list)
+    if getattr(args, "resume", False) and getattr(args, "thread_id", None) is None:
         parser.error("--resume needs --thread-id")
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except KeyboardInterrupt:
+        print(f"lumos {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("LUMOS_DEBUG") == "1":
+            raise
+        message, code = _error_line(exc)
+        print(f"lumos {args.command}: {message}", file=sys.stderr)
+        return code
     return result
 
 

@@ -9,34 +9,65 @@ Tools that change shared state without passing it through variables (WebShop's `
 and `Click` act on one shop session) set `tool.metadata["lumos_sequential"] = True`: their
 actions run in plan order, each after every earlier action of such a tool.
 
+Scheduling follows every conflict between actions, as a compiler orders instructions:
+read after write, write after write and write after read (`R1 = f(); R2 = g(R1);
+R1 = h()` gives `g` the first `R1`). Actions past `max_actions_per_subgoal` are skipped,
+whichever way they were grounded or edited in review, and never cause a re-grounding.
+
 Model-caused failures become observations the agent can recover from: an unknown action,
-arguments that do not fit the tool, a variable that is not defined, a tool that raises,
-and a piece of grounder output that is not an action. Actions that depend on a failed
-action are skipped. In iterative mode a failed grounding is sent back to the grounder
-(`max_regrounds` times); nothing already computed is lost.
+arguments that do not fit the tool, a variable that is not defined, a tool that raises
+(as `handle_tool_errors` says), a call that takes longer than `action_timeout_s` or runs
+past the run's `time_limit_s`, and a piece of grounder output that is not an action.
+Actions reading a variable of a failed action are skipped. In iterative mode a failed
+grounding is sent back to the grounder (`max_regrounds` times); nothing already computed
+is lost.
+
+Sync tools run on a thread pool of their own (`tool_threads` threads), in sync and async
+runs alike, so a timed-out call (it cannot be killed; it is abandoned) never holds up
+asyncio's default pool or the other actions of a batch. With `action_timeout_s=None` and
+no `time_limit_s`, a sync run calls a tool on its own task thread (for thread-bound
+tools). With a SQLite checkpointer, each finished call is recorded in an
+`ActionJournal` before LangGraph sees it, so a resume never repeats it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
+import inspect
+import queue
 import re
+import threading
 import time
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Literal
+from uuid import UUID
 
-from langchain_core.messages import AIMessage
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import LLMResult
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, StructuredTool, Tool, ToolException
 from langgraph.errors import GraphBubbleUp
-from langgraph.runtime import get_runtime
+from langgraph.runtime import Runtime
 from langgraph.types import Send
-from typing_extensions import TypedDict
+from pydantic import ValidationError
+from typing_extensions import NotRequired, TypedDict
 
 from langchain_lumos.budgets import budget_exhausted
+from langchain_lumos.context import LumosContext
 from langchain_lumos.errors import ToolArgumentError
 from langchain_lumos.events import emit
+from langchain_lumos.journal import JournalKey
+from langchain_lumos.model_calls import llm_usage
 from langchain_lumos.nodes import context_of, make_node, runtime_and_context
 from langchain_lumos.parsing import find_variables, split_arguments, substitute_variables
-from langchain_lumos.setup import Setup
+from langchain_lumos.setup import Setup, ToolErrorHandling
 from langchain_lumos.state import GroundedAction, LumosState, Observation, current_batch, render_value
 
 __all__ = [
@@ -46,7 +77,10 @@ __all__ = [
     "INVALID_ACTION_TEMPLATE",
     "SEQUENTIAL",
     "ActionTask",
+    "NestedModelTokens",
+    "ToolPool",
     "bind_arguments",
+    "check_tool_error_handling",
     "create_execute_action_node",
     "create_executor_node",
     "create_finalize_node",
@@ -71,6 +105,10 @@ class ActionTask(TypedDict):
     """The values of the variables the action reads."""
     question: str | None
     """One-time complex QA: the task, asked by the plan's final `QA` action."""
+    deadline: NotRequired[float | None]
+    """The run's wall-clock deadline (epoch seconds, from `time_limit_s`), if any."""
+    episode: NotRequired[int]
+    """The thread's episode (earlier finished tasks), for the action journal's key."""
 
 
 def _fields(tool: BaseTool) -> tuple[list[str], bool]:
@@ -173,6 +211,285 @@ def _observation(
     )
 
 
+# -- calling a tool: error policy, time limits, its own thread pool --------------------------
+
+
+def _handled_types(handler: Callable[..., str]) -> tuple[type[Exception], ...]:
+    """The exception types a handler's first parameter is annotated with (default: all)."""
+    try:
+        params = list(inspect.signature(handler).parameters.values())
+        hints = typing.get_type_hints(handler)
+    except (TypeError, ValueError, NameError):
+        return (Exception,)
+    if not params or params[0].name not in hints:
+        return (Exception,)
+    hint = hints[params[0].name]
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    if all(isinstance(t, type) and issubclass(t, Exception) for t in options):
+        return tuple(options)
+    msg = f"handle_tool_errors: annotate the handler's parameter with exception types, got {hint!r}."
+    raise TypeError(msg)
+
+
+def check_tool_error_handling(handling: ToolErrorHandling) -> None:
+    """Reject a `handle_tool_errors` value that is none of its documented forms.
+
+    Raises:
+        TypeError: For any other value.
+    """
+    if isinstance(handling, (bool, str)):
+        return
+    if isinstance(handling, type) and issubclass(handling, Exception):
+        return
+    if isinstance(handling, tuple) and all(
+        isinstance(t, type) and issubclass(t, Exception) for t in handling
+    ):
+        return
+    if callable(handling) and not isinstance(handling, type):
+        _handled_types(handling)
+        return
+    msg = (
+        "handle_tool_errors takes True, False, a string, a callable (exception -> str) or "
+        f"exception types, got {handling!r}."
+    )
+    raise TypeError(msg)
+
+
+def tool_error_text(exc: Exception, handling: ToolErrorHandling) -> str | None:
+    """The observation for a tool's exception, or None when it must propagate.
+
+    A `ToolException` (a tool's deliberate "this did not work" for the agent) is always an
+    observation; other exceptions follow `handling` (see `ToolErrorHandling`).
+    """
+    default = f"Error: {type(exc).__name__}: {exc}"
+    if isinstance(exc, ToolException) or handling is True:
+        return default
+    if handling is False:
+        return None
+    if isinstance(handling, str):
+        return handling
+    if isinstance(handling, (type, tuple)):
+        return default if isinstance(exc, handling) else None
+    if not isinstance(exc, _handled_types(handling)):
+        return None
+    return str(handling(exc))
+
+
+class _ActionStopped(Exception):
+    """A tool call passed its time limit; the call is abandoned."""
+
+
+class ToolPool(Executor):
+    """A bounded pool of daemon threads for sync tools.
+
+    Threads start as calls need them, up to `size`. They are daemon threads: a tool call
+    that never returns (abandoned after its timeout) does not keep the process from
+    exiting, as it would in a `ThreadPoolExecutor`, whose threads are joined at exit.
+    """
+
+    def __init__(self, size: int) -> None:
+        """A pool of at most `size` threads."""
+        self.size = max(int(size), 1)
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+        self._queued = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Run `fn(*args, **kwargs)` on a pool thread."""
+        future: Future[Any] = Future()
+        call = functools.partial(fn, **kwargs) if kwargs else fn
+        with self._lock:
+            self._queued += 1
+            spawn = self._queued > self._idle and self._threads < self.size
+            if spawn:
+                self._threads += 1
+        self._queue.put((future, call, args))
+        if spawn:
+            threading.Thread(target=self._work, name="lumos-tool", daemon=True).start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            future, call, args = self._queue.get()
+            with self._lock:
+                self._idle -= 1
+                self._queued -= 1
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = call(*args)
+            except BaseException as exc:  # handed to the waiting caller
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+
+_POOLS: dict[int, ToolPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(size: int) -> ToolPool:
+    """The thread pool of sync tools (one per size; shared by runs, not asyncio's)."""
+    size = max(int(size), 1)
+    with _POOLS_LOCK:
+        if size not in _POOLS:
+            _POOLS[size] = ToolPool(size)
+        return _POOLS[size]
+
+
+def _native_async(tool: BaseTool) -> bool:
+    """Whether the tool has its own async implementation (else it is run on a thread)."""
+    arun = type(tool)._arun
+    if arun is BaseTool._arun:
+        return False
+    if arun in (StructuredTool._arun, Tool._arun):
+        return getattr(tool, "coroutine", None) is not None
+    return True
+
+
+def _deadline(state: LumosState, ctx: LumosContext | None = None) -> float | None:
+    """The run's wall-clock deadline (epoch seconds), from `time_limit_s`."""
+    started, limit = state.get("started_at"), (ctx or context_of()).time_limit_s
+    return started + limit if started and limit is not None else None
+
+
+def _time_limit(deadline: float | None, timeout: float | None) -> tuple[float | None, str]:
+    """Seconds this call may take, and the budget that sets them."""
+    left = None if deadline is None else max(deadline - time.time(), 0.0)
+    if left is not None and (timeout is None or left < timeout):
+        return left, "budget:time_limit"
+    return timeout, "action_timeout_s"
+
+
+def _stopped(tool: BaseTool, seconds: float | None, why: str) -> _ActionStopped:
+    if why == "action_timeout_s":
+        return _ActionStopped(f"{tool.name} did not finish within {seconds:g} s (action_timeout_s).")
+    return _ActionStopped(f"{tool.name} was stopped by the run's time limit (budget:time_limit).")
+
+
+class NestedModelTokens(BaseCallbackHandler):
+    """Counts the tokens of model calls a tool makes (e.g. the QA tool's model).
+
+    Reported usage where the model gives it, else estimated from the text.
+    """
+
+    def __init__(self) -> None:
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self._prompts: dict[UUID, str] = {}
+        self._lock = threading.Lock()
+
+    def on_llm_start(
+        self, serialized: dict[str, Any], prompts: list[str], *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        """Remember the prompt (to estimate tokens a model does not report)."""
+        self._prompts[run_id] = "".join(prompts)
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        """Remember the messages (to estimate tokens a model does not report)."""
+        self._prompts[run_id] = "".join(str(m.content) for batch in messages for m in batch)
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        """Add the call's tokens."""
+        prompt = self._prompts.pop(run_id, "")
+        text = "".join(g.text for gens in response.generations for g in gens)
+        p, c = llm_usage(response, prompt, text)
+        for gens in response.generations:
+            for gen in gens:
+                meta = getattr(getattr(gen, "message", None), "usage_metadata", None)
+                if meta:
+                    p, c = meta.get("input_tokens", 0), meta.get("output_tokens", 0)
+        with self._lock:
+            self.prompt_tokens += p
+            self.completion_tokens += c
+
+    def usage(self) -> dict[str, int]:
+        """The counted tokens as `ModuleUsage` fields (empty when the tool called no model)."""
+        if not (self.prompt_tokens or self.completion_tokens):
+            return {}
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+
+
+def _counting(config: RunnableConfig, counter: NestedModelTokens) -> RunnableConfig:
+    callbacks = config.get("callbacks")
+    if callbacks is None:
+        handlers: Any = [counter]
+    elif isinstance(callbacks, list):
+        handlers = [*callbacks, counter]
+    else:
+        handlers = callbacks.copy()
+        handlers.add_handler(counter, inherit=True)
+    return {**config, "callbacks": handlers}
+
+
+def _call_tool(
+    tool: BaseTool,
+    args: dict[str, Any],
+    config: RunnableConfig,
+    deadline: float | None,
+    counter: NestedModelTokens,
+) -> Any:
+    """Invoke a tool within the action timeout and the run's deadline."""
+    config = _counting(config, counter)
+    ctx = context_of()
+    limit, why = _time_limit(deadline, ctx.action_timeout_s)
+    if limit is None:
+        return tool.invoke(args, config=config)
+    call = functools.partial(tool.invoke, args, config=config)
+    future = _pool(ctx.tool_threads).submit(contextvars.copy_context().run, call)
+    try:
+        return future.result(timeout=limit)
+    except FutureTimeout:
+        future.cancel()
+        raise _stopped(tool, limit, why) from None
+
+
+async def _acall_tool(
+    tool: BaseTool,
+    args: dict[str, Any],
+    config: RunnableConfig,
+    deadline: float | None,
+    counter: NestedModelTokens,
+) -> Any:
+    """Invoke a tool within the action timeout and the run's deadline (async)."""
+    config = _counting(config, counter)
+    ctx = context_of()
+    limit, why = _time_limit(deadline, ctx.action_timeout_s)
+    if _native_async(tool):
+        pending: Any = tool.ainvoke(args, config=config)
+    else:  # sync tools run on Lumos's pool: a hung one never blocks asyncio's default pool
+        call = functools.partial(tool.invoke, args, config=config)
+        loop = asyncio.get_running_loop()
+        pending = loop.run_in_executor(_pool(ctx.tool_threads), contextvars.copy_context().run, call)
+    try:
+        return await asyncio.wait_for(pending, limit)
+    except asyncio.TimeoutError:
+        raise _stopped(tool, limit, why) from None
+
+
+def _check_input(tool: BaseTool, args: dict[str, Any]) -> str | None:
+    """An observation when the arguments do not fit the tool's input schema (model-caused)."""
+    try:
+        schema = tool.get_input_schema()
+        validate = getattr(schema, "model_validate", None)
+        if validate is not None:
+            validate(args)
+    except ValidationError as exc:
+        detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in exc.errors())
+        return f"Error: {tool.name} got arguments that do not fit it: {detail}."
+    except Exception:  # a schema we cannot check: the tool checks its input itself
+        return None
+    return None
+
+
 # -- the dispatcher ------------------------------------------------------------------------
 
 
@@ -196,12 +513,38 @@ def _pending(state: LumosState) -> tuple[list[GroundedAction], dict[str, str]]:
     return [a for a in current_batch(state) if a["id"] not in done], done
 
 
+def _over_cap(batch: list[GroundedAction], limit: int) -> set[str]:
+    """Ids of the grounding's actions past `max_actions_per_subgoal` (in plan order)."""
+    actions = [a for a in batch if not a.get("error")]
+    return {a["id"] for a in actions[max(limit, 0) :]}
+
+
+def _reads(action: GroundedAction) -> set[str]:
+    """The variables an action reads."""
+    names = set(find_variables(action["args"]))
+    for value in (action.get("kwargs") or {}).values():
+        if isinstance(value, str):
+            names.update(find_variables(value))
+            names.add(value.strip())
+    return names
+
+
 def create_executor_node(setup: Setup) -> Runnable[Any, Any]:
-    """Build the dispatcher node: records unrunnable actions; the router sends the rest."""
+    """Build the dispatcher node: records unrunnable actions; the router sends the rest.
+
+    Unrunnable: everything once a step or time budget is spent, grounder output that is
+    not an action, actions past `max_actions_per_subgoal` (skipped, never re-grounded),
+    and actions reading a variable whose action did not succeed. An order-only
+    dependency (an action waiting to overwrite a variable others read) is no reason to
+    skip.
+    """
 
     def execute(state: LumosState) -> dict[str, Any]:
         _, ctx = runtime_and_context()
         pending, done = _pending(state)
+        batch = current_batch(state)
+        by_id = {a["id"]: a for a in batch}
+        over = _over_cap(batch, ctx.max_actions_per_subgoal)
         # Tools spend no model tokens; the step and time budgets still apply here.
         exhausted = budget_exhausted(state, ctx, tokens=False, reserve=3)
         observations: list[Observation] = []
@@ -210,8 +553,23 @@ def create_executor_node(setup: Setup) -> Runnable[Any, Any]:
                 observations.append(_observation(action, "skipped", f"Skipped: {exhausted}."))
             elif action.get("error"):
                 observations.append(_observation(action, "error", f"Error: {action['error']}"))
+            elif action["id"] in over:
+                limit = ctx.max_actions_per_subgoal
+                observations.append(
+                    _observation(
+                        action,
+                        "skipped",
+                        f"Skipped: over the budget of {limit} actions per subgoal (max_actions_per_subgoal).",
+                    )
+                )
             else:
-                failed = [d for d in action["depends_on"] if done.get(d) in ("error", "skipped")]
+                reads = _reads(action)
+                failed = [
+                    d
+                    for d in action["depends_on"]
+                    if done.get(d) in ("error", "skipped")
+                    and (d not in by_id or set(by_id[d]["variables"]) & reads)
+                ]
                 if failed:
                     observations.append(
                         _observation(
@@ -235,22 +593,21 @@ def create_executor_node(setup: Setup) -> Runnable[Any, Any]:
 def route_executor(setup: Setup) -> Any:
     """Build the router after the executor: `Send` ready actions, or move on."""
 
-    def route(state: LumosState) -> list[Send] | str:
+    def route(state: LumosState, runtime: Runtime[Any]) -> list[Send] | str:
         if state.get("stop_reason"):
             return FINALIZE
+        ctx = context_of(runtime)
         pending, done = _pending(state)
         ready = [a for a in pending if all(d in done for d in a["depends_on"])]
         if ready:
-            ready = _in_order(ready, current_batch(state), done, setup.tool_map(get_runtime()))
+            ready = _in_order(ready, current_batch(state), done, setup.tool_map(runtime))
         if ready:
             last = current_batch(state)[-1]
+            deadline = _deadline(state, ctx)
             sends = []
             for action in ready:
-                names = set(find_variables(action["args"])) | {
-                    v for v in (action.get("kwargs") or {}).values() if isinstance(v, str)
-                }
                 store = state.get("variables", {})
-                values = {k: store[k] for k in names if k in store}
+                values = {k: store[k] for k in _reads(action) if k in store}
                 question = None
                 if (
                     setup.mode == "onetime"
@@ -259,15 +616,21 @@ def route_executor(setup: Setup) -> Any:
                     and action["name"] == "QA"
                 ):
                     question = state["task"]  # Lumos-O asks the final QA the task itself
-                sends.append(
-                    Send(EXECUTE_ACTION, ActionTask(action=action, variables=values, question=question))
+                task = ActionTask(
+                    action=action,
+                    variables=values,
+                    question=question,
+                    deadline=deadline,
+                    episode=len(state.get("episodes", [])),
                 )
+                sends.append(Send(EXECUTE_ACTION, task))
             return sends
         if pending or setup.mode == "onetime":
             return FINALIZE
         batch = current_batch(state)
-        failed = any(done.get(a["id"]) != "success" for a in batch)
-        if failed and batch and batch[-1]["attempt"] < context_of().max_regrounds:
+        over = _over_cap(batch, ctx.max_actions_per_subgoal)
+        failed = any(done.get(a["id"]) != "success" for a in batch if a["id"] not in over)
+        if failed and batch and batch[-1]["attempt"] < ctx.max_regrounds:
             return "grounder"
         return "planner"
 
@@ -306,7 +669,9 @@ def create_execute_action_node(setup: Setup) -> Runnable[Any, Any]:
         except ToolArgumentError as exc:
             return action, tool, None, f"Error: {exc}"
 
-    def _finish(action: GroundedAction, value: Any, error: str | None, start: float) -> dict[str, Any]:
+    def _finish(
+        action: GroundedAction, value: Any, error: str | None, start: float, counter: NestedModelTokens
+    ) -> dict[str, Any]:
         seconds = time.perf_counter() - start
         variables: dict[str, Any] = {}
         if error is None:
@@ -325,9 +690,9 @@ def create_execute_action_node(setup: Setup) -> Runnable[Any, Any]:
             status=obs["status"],
             observation=obs["output"],
         )
-        usage = {"executor": {"calls": 1, "seconds": seconds}}
+        usage: dict[str, Any] = {"executor": {"calls": 1, "seconds": seconds}}
         if action["name"]:
-            usage[f"tool:{action['name']}"] = {"calls": 1, "seconds": seconds}
+            usage[f"tool:{action['name']}"] = {"calls": 1, "seconds": seconds, **counter.usage()}
         return {"observations": [obs], "variables": variables, "usage": usage}
 
     def _config(config: RunnableConfig, action: GroundedAction) -> RunnableConfig:
@@ -339,41 +704,92 @@ def create_execute_action_node(setup: Setup) -> Runnable[Any, Any]:
             "metadata": {**config.get("metadata", {}), **meta},
         }
 
+    def _journal_key(config: RunnableConfig, task: ActionTask) -> JournalKey | None:
+        conf = config.get("configurable", {})
+        thread = conf.get("thread_id")
+        if setup.journal is None or thread is None:
+            return None
+        # The task's own namespace ends with its task id; the graph's namespace is stable.
+        ns = "|".join(str(conf.get("checkpoint_ns", "")).split("|")[:-1])
+        return (str(thread), ns, task.get("episode", 0), task["action"]["id"])
+
+    def _recorded(key: JournalKey | None) -> dict[str, Any] | None:
+        if key is None or setup.journal is None:
+            return None
+        outcome = setup.journal.get(key)
+        return outcome if isinstance(outcome, dict) else None
+
+    def _record(key: JournalKey | None, value: Any, error: str | None) -> None:
+        if key is None or setup.journal is None:
+            return
+        try:
+            setup.journal.put(key, {"value": value, "error": error})
+        except (TypeError, ValueError):  # a value the serializer cannot store: not journaled
+            return
+
+    def _failure(exc: Exception) -> str:
+        if isinstance(exc, _ActionStopped):
+            return f"Error: {exc}"
+        text = tool_error_text(exc, setup.handle_tool_errors)
+        if text is None:
+            raise exc
+        return text
+
     def run(task: ActionTask, config: RunnableConfig) -> dict[str, Any]:
         start = time.perf_counter()
         action, tool, args, error = _prepare(task)
         emit("action_started", action_id=action["id"], action=action["text"])
         value: Any = None
+        counter = NestedModelTokens()
+        if error is None and tool is not None:
+            error = _check_input(tool, args or {})
+        key = _journal_key(config, task) if error is None and tool else None
+        if (recorded := _recorded(key)) is not None:  # finished before a crash: not again
+            return _finish(action, recorded["value"], recorded["error"], start, counter)
         if error is None:
             try:
                 value = (
-                    tool.invoke(args or {}, config=_config(config, action))
+                    _call_tool(tool, args or {}, _config(config, action), task.get("deadline"), counter)
                     if tool
                     else _resolve(action["args"], task["variables"])
                 )
             except GraphBubbleUp:
                 raise
+            except ToolArgumentError as exc:
+                error = f"Error: {exc}"
             except Exception as exc:  # a failing tool is an observation, not a crash
-                error = f"Error: {type(exc).__name__}: {exc}"
-        return _finish(action, value, error, start)
+                error = _failure(exc)
+            _record(key, value, error)
+        return _finish(action, value, error, start, counter)
 
     async def arun(task: ActionTask, config: RunnableConfig) -> dict[str, Any]:
         start = time.perf_counter()
         action, tool, args, error = _prepare(task)
         emit("action_started", action_id=action["id"], action=action["text"])
         value: Any = None
+        counter = NestedModelTokens()
+        if error is None and tool is not None:
+            error = _check_input(tool, args or {})
+        key = _journal_key(config, task) if error is None and tool else None
+        if (recorded := _recorded(key)) is not None:  # finished before a crash: not again
+            return _finish(action, recorded["value"], recorded["error"], start, counter)
         if error is None:
             try:
                 value = (
-                    await tool.ainvoke(args or {}, config=_config(config, action))
+                    await _acall_tool(
+                        tool, args or {}, _config(config, action), task.get("deadline"), counter
+                    )
                     if tool
                     else _resolve(action["args"], task["variables"])
                 )
             except GraphBubbleUp:
                 raise
+            except ToolArgumentError as exc:
+                error = f"Error: {exc}"
             except Exception as exc:  # a failing tool is an observation, not a crash
-                error = f"Error: {type(exc).__name__}: {exc}"
-        return _finish(action, value, error, start)
+                error = _failure(exc)
+            _record(key, value, error)
+        return _finish(action, value, error, start, counter)
 
     return make_node(run, arun, EXECUTE_ACTION)
 
@@ -426,9 +842,16 @@ def create_finalize_node(setup: Setup) -> Runnable[Any, Any]:
     def _finish(state: LumosState, answer: str | None) -> dict[str, Any]:
         reason = state.get("stop_reason") or ("plan_complete" if setup.mode == "onetime" else "planner_stop")
         emit("final_answer", answer=answer, stop_reason=reason)
-        update: dict[str, Any] = {"answer": answer, "stop_reason": reason}
+        messages = len(state.get("messages", []))
+        update: dict[str, Any] = {
+            "answer": answer,
+            "stop_reason": reason,
+            "finished_task": state.get("task", ""),
+            "finished_messages": messages,
+        }
         if answer is not None:
             update["messages"] = [AIMessage(answer, name="lumos")]
+            update["finished_messages"] = messages + 1
         return update
 
     def _qa_config(config: RunnableConfig) -> RunnableConfig:
@@ -440,35 +863,48 @@ def create_finalize_node(setup: Setup) -> Runnable[Any, Any]:
             "metadata": {**config.get("metadata", {}), **meta},
         }
 
-    def _qa_usage(start: float) -> dict[str, Any]:
+    def _qa_usage(start: float, counter: NestedModelTokens) -> dict[str, Any]:
         seconds = time.perf_counter() - start
         # The final QA is not a grounded action: it counts under `finalize`, not `executor`.
-        return {"finalize": {"calls": 1, "seconds": seconds}, "tool:QA": {"calls": 1, "seconds": seconds}}
+        return {
+            "finalize": {"calls": 1, "seconds": seconds},
+            "tool:QA": {"calls": 1, "seconds": seconds, **counter.usage()},
+        }
+
+    def _qa_failed(exc: Exception) -> None:
+        if not isinstance(exc, _ActionStopped) and tool_error_text(exc, setup.handle_tool_errors) is None:
+            raise exc
 
     def finalize(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
         request = _qa_request(state)
         answer, usage = None, {}
         if request:
-            start = time.perf_counter()
+            start, counter = time.perf_counter(), NestedModelTokens()
             try:
-                answer = _useful(_answer_text(request[0].invoke(request[1], config=_qa_config(config))))
-            except Exception:  # the fallback below still answers from what we have
-                answer = None
-            usage = _qa_usage(start)
+                answer = _useful(
+                    _answer_text(_call_tool(*request, _qa_config(config), _deadline(state), counter))
+                )
+            except GraphBubbleUp:  # an interrupt (or a parent-graph command) inside the QA
+                raise
+            except Exception as exc:  # the fallback below still answers from what we have
+                _qa_failed(exc)
+            usage = _qa_usage(start, counter)
         return {**_finish(state, answer or _fallback(state)), **({"usage": usage} if usage else {})}
 
     async def afinalize(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
         request = _qa_request(state)
         answer, usage = None, {}
         if request:
-            start = time.perf_counter()
+            start, counter = time.perf_counter(), NestedModelTokens()
             try:
                 answer = _useful(
-                    _answer_text(await request[0].ainvoke(request[1], config=_qa_config(config)))
+                    _answer_text(await _acall_tool(*request, _qa_config(config), _deadline(state), counter))
                 )
-            except Exception:  # the fallback below still answers from what we have
-                answer = None
-            usage = _qa_usage(start)
+            except GraphBubbleUp:  # an interrupt (or a parent-graph command) inside the QA
+                raise
+            except Exception as exc:  # the fallback below still answers from what we have
+                _qa_failed(exc)
+            usage = _qa_usage(start, counter)
         return {**_finish(state, answer or _fallback(state)), **({"usage": usage} if usage else {})}
 
     return make_node(finalize, afinalize, FINALIZE)

@@ -1,23 +1,16 @@
-"""In-context Lumos exemplars.
+"""In-context Lumos exemplars for the small-model profile.
 
-- `WEBSHOP_FEWSHOT`: the two WebShop dialogues the original evaluation prepended when it ran
-  the *unified* checkpoints on WebShop (an unseen task), rebuilt exactly as
-  `eval/webshop/run_eval.py` assembled them.
-- `COMPLEX_QA_FEWSHOT`, `MATHS_FEWSHOT`: one worked dialogue per module for models that
-  were not fine-tuned on the Lumos format (the offline default SmolLM2-135M-Instruct, or an
-  API chat model). The released domain checkpoints need none.
+`COMPLEX_QA_FEWSHOT`, `MATHS_FEWSHOT`: one worked dialogue per module for models that were
+not fine-tuned on the Lumos format (the offline default SmolLM2-135M-Instruct, or an API
+chat model); `with_fewshot(domain)` gives any domain its small-model profile. The released
+domain checkpoints need none. WebShop's two original dialogues belong to the WebShop domain
+itself (`langchain_lumos.domains.WEBSHOP`).
 """
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
+from langchain_lumos.domains import COMPLEX_QA, MATHS, Domain
 from langchain_lumos.prompts import (
-    COMPLEX_QA,
-    MATHS,
-    WEBSHOP,
-    Domain,
     Turn,
     ground_followup,
     ground_request,
@@ -25,7 +18,7 @@ from langchain_lumos.prompts import (
     plan_request,
 )
 
-__all__ = ["COMPLEX_QA_FEWSHOT", "MATHS_FEWSHOT", "WEBSHOP_FEWSHOT", "with_fewshot"]
+__all__ = ["COMPLEX_QA_FEWSHOT", "MATHS_FEWSHOT", "with_fewshot"]
 
 _QA_TASK = "Where was the director of the film Jaws born?"
 _QA_PLAN = (
@@ -74,42 +67,25 @@ _MATHS_GROUND = (
 )
 
 
-def _webshop_exemplars() -> tuple[tuple[tuple[Turn, ...], ...], tuple[tuple[Turn, ...], ...]]:
-    """Planner and grounder dialogues from the original WebShop exemplar data."""
-    data = json.loads(resources.files("langchain_lumos.data").joinpath("webshop_exemplars.json").read_text())
-    plans, grounds = [], []
-    for plan, ground in zip(data["plan"], data["ground"], strict=True):
-        turns = [plan_request(plan["instruction"])]
-        subgoals = []
-        for i, chunk in enumerate(plan["subgoals"].split("; Subgoal ")):
-            subgoal, results = (chunk if i == 0 else f"Subgoal {chunk}").split(" || Results: ")
-            subgoals.append(subgoal)
-            turns.append(Turn(role="assistant", content=subgoal.strip()))
-            turns.append(
-                Turn(
-                    role="user", content=f"The execution result for Subgoal {i + 1} is {results.strip('.')}."
-                )
-            )
-        plans.append(tuple(turns))
-        ground_turns = []
-        for i, chunk in enumerate(ground["actions"].split("; Action ")):
-            acts = "; ".join(a[a.find(":") + 1 :].strip() for a in f"Action {chunk}".split(" || "))
-            if i == 0:
-                ground_turns.append(ground_request(WEBSHOP, ground["instruction"], subgoals[0]))
-            else:
-                ground_turns.append(Turn(role="user", content=f"Subgoal to be grounded: {subgoals[i]}"))
-            ground_turns.append(Turn(role="assistant", content=acts))
-        grounds.append(tuple(ground_turns))
-    return tuple(plans), tuple(grounds)
-
-
-_WEBSHOP_PLAN, _WEBSHOP_GROUND = _webshop_exemplars()
-WEBSHOP_FEWSHOT = WEBSHOP.replace(plan_exemplars=_WEBSHOP_PLAN, ground_exemplars=_WEBSHOP_GROUND)
-COMPLEX_QA_FEWSHOT = COMPLEX_QA.replace(plan_exemplars=(_QA_PLAN,), ground_exemplars=(_QA_GROUND,))
-MATHS_FEWSHOT = MATHS.replace(plan_exemplars=(_MATHS_PLAN,), ground_exemplars=(_MATHS_GROUND,))
+COMPLEX_QA_FEWSHOT = COMPLEX_QA.replace(
+    plan_exemplars=(_QA_PLAN,), ground_exemplars=(_QA_GROUND,), loose_stop=True
+)
+MATHS_FEWSHOT = MATHS.replace(
+    plan_exemplars=(_MATHS_PLAN,), ground_exemplars=(_MATHS_GROUND,), loose_stop=True
+)
 
 
 def with_fewshot(domain: Domain) -> Domain:
-    """The domain with its worked exemplars (unchanged when none are shipped)."""
-    shipped = {"complex_qa": COMPLEX_QA_FEWSHOT, "maths": MATHS_FEWSHOT, "webshop": WEBSHOP_FEWSHOT}
-    return shipped.get(domain.name, domain)
+    """The small-model profile of a domain: worked exemplars and the loose stop rules.
+
+    Complex QA and maths get one worked dialogue per module; a domain that already carries
+    exemplars (WebShop's original two) keeps them. A dataset specialisation (loop cap,
+    dataset profile) is kept. Every result has `loose_stop=True`.
+    """
+    shipped = {"complex_qa": COMPLEX_QA_FEWSHOT, "maths": MATHS_FEWSHOT}
+    base = shipped.get(domain.name)
+    if base is None or domain.plan_exemplars or domain.ground_exemplars:
+        return domain.replace(loose_stop=True)
+    return domain.replace(
+        plan_exemplars=base.plan_exemplars, ground_exemplars=base.ground_exemplars, loose_stop=True
+    )

@@ -18,25 +18,29 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer
 
 from langchain_lumos.context import LumosContext
+from langchain_lumos.domains import Domain, get_domain
 from langchain_lumos.executor import (
     EXECUTE_ACTION,
     EXECUTOR,
     FINALIZE,
+    check_tool_error_handling,
     create_execute_action_node,
     create_executor_node,
     create_finalize_node,
     route_executor,
 )
 from langchain_lumos.grounder import GROUNDER, create_grounder_node
+from langchain_lumos.journal import ActionJournal
+from langchain_lumos.nodes import make_router
+from langchain_lumos.persistence import with_sync_durability
 from langchain_lumos.planner import PLANNER, create_planner_node
-from langchain_lumos.prompts import Domain, get_domain
 from langchain_lumos.review import (
     REVIEW_ACTIONS,
     REVIEW_PLAN,
     create_review_actions_node,
     create_review_plan_node,
 )
-from langchain_lumos.setup import ModelLike, Setup, ToolsLike
+from langchain_lumos.setup import ModelLike, Setup, ToolErrorHandling, ToolsLike
 from langchain_lumos.state import LumosInputState, LumosOutputState, LumosState
 
 __all__ = ["Review", "create_lumos_graph"]
@@ -45,8 +49,14 @@ Review = Literal["plan", "actions"]
 
 
 def _check_tools(tools: ToolsLike) -> None:
+    if isinstance(tools, BaseTool):
+        msg = f"tools must be a list of tools; got the single tool {tools.name!r}: pass [tool]."
+        raise TypeError(msg)
     if callable(tools) and not isinstance(tools, Sequence):
         return
+    if isinstance(tools, (str, bytes)) or not isinstance(tools, Sequence):
+        msg = f"tools must be a list of LangChain tools (or a runtime -> tools callable), got {type(tools).__name__}."
+        raise TypeError(msg)
     names: list[str] = []
     for tool in tools:
         if not isinstance(tool, BaseTool):
@@ -68,6 +78,7 @@ def create_lumos_graph(
     domain: str | Domain = "complex_qa",
     grounding: Literal["text", "tool_calls"] = "text",
     review: Sequence[Review] = (),
+    handle_tool_errors: ToolErrorHandling = True,
     context_schema: type[LumosContext] = LumosContext,
     checkpointer: Checkpointer = None,
     store: Any = None,
@@ -86,6 +97,14 @@ def create_lumos_graph(
         grounding: `text` (the Lumos `R1 = ...` format) or `tool_calls` (native tool calls
             of a chat model that supports `bind_tools`).
         review: Pause for human review of the `plan` and/or the `actions`.
+        handle_tool_errors: What a tool's own exception becomes, as in LangGraph's
+            `ToolNode`: `True` (default) an observation `Error: <type>: <message>` the
+            agent can recover from; `False` lets it propagate (a tool's bug fails fast);
+            a string (that observation); a callable `exception -> str` (for the
+            exception types its parameter is annotated with); or exception types
+            (observations for those, the rest propagate). A `ToolException`, arguments
+            that do not fit the tool, an unknown action and a timeout are always
+            observations: the model caused them.
         context_schema: The run-context class: `LumosContext` or a subclass adding your own
             settings (e.g. model names resolved by callable models).
         checkpointer: A LangGraph checkpointer (needed for review, resume and threads).
@@ -102,6 +121,9 @@ def create_lumos_graph(
     if grounding not in ("text", "tool_calls"):
         msg = f"grounding must be 'text' or 'tool_calls', got {grounding!r}"
         raise ValueError(msg)
+    if isinstance(review, str):
+        msg = f"review takes a sequence such as ('plan',) or ('plan', 'actions'), got the string {review!r}"
+        raise TypeError(msg)
     unknown = set(review) - {"plan", "actions"}
     if unknown:
         msg = f"review takes 'plan' and/or 'actions', got {sorted(unknown)}"
@@ -117,7 +139,9 @@ def create_lumos_graph(
                 f"callable), got {type(model).__name__}."
             )
             raise TypeError(msg)
-    setup = Setup(planner, grounder, tools, mode, get_domain(domain), grounding)
+    check_tool_error_handling(handle_tool_errors)
+    journal = ActionJournal.for_checkpointer(checkpointer)
+    setup = Setup(planner, grounder, tools, mode, get_domain(domain), grounding, handle_tool_errors, journal)
 
     builder = StateGraph(
         LumosState,
@@ -148,15 +172,14 @@ def create_lumos_graph(
 
     # Execute ready actions concurrently; then re-ground, plan again, or answer.
     targets = [EXECUTE_ACTION, FINALIZE] + ([GROUNDER, PLANNER] if mode == "iterative" else [])
-    builder.add_conditional_edges(EXECUTOR, route_executor(setup), targets)
+    builder.add_conditional_edges(EXECUTOR, make_router(route_executor(setup), "route_executor"), targets)
     builder.add_edge(EXECUTE_ACTION, EXECUTOR)
     builder.add_edge(FINALIZE, END)
-    return builder.compile(checkpointer=checkpointer, store=store, name=name)
+    return with_sync_durability(builder.compile(checkpointer=checkpointer, store=store, name=name))
 
 
 def _unless_stopped(target: str) -> Any:
     def route(state: LumosState) -> str:
         return FINALIZE if state.get("stop_reason") else target
 
-    route.__name__ = f"to_{target}"
-    return route
+    return make_router(route, f"to_{target}")

@@ -20,7 +20,7 @@ from langchain_lumos.prompts import Turn, ground_followup, ground_request, groun
 from langchain_lumos.setup import Setup
 from langchain_lumos.state import GroundedAction, LumosState, ModuleUsage, current_batch, subgoal_result
 
-__all__ = ["GROUNDER", "create_grounder_node", "next_variable_number"]
+__all__ = ["GROUNDER", "actions_from_text", "create_grounder_node", "next_variable_number"]
 
 GROUNDER: Final = "grounder"
 _R_RE = re.compile(r"^R(\d+)$")
@@ -65,18 +65,18 @@ def _prepare(setup: Setup, state: LumosState) -> tuple[dict[str, Any], list[Turn
     return {}, [ground_followup(domain, sub["line"], results)], sub["index"], attempt
 
 
-def _actions_from_text(
-    state: LumosState, text: str, subgoal: int, attempt: int, limit: int
-) -> list[GroundedAction]:
+def actions_from_text(state: LumosState, text: str, subgoal: int, attempt: int) -> list[GroundedAction]:
+    """The grounded actions of a text grounding (`R1 = ...; R2 = ...`), with their ids.
+
+    Pieces that are not actions become entries with an `error`; every conflicting pair
+    of actions is ordered (`depends_on`). The executor applies `max_actions_per_subgoal`.
+    """
     parsed = parse_actions(text)
     prefix = f"s{subgoal}.g{attempt}"
     actions = list(parsed.actions)
     deps = action_dependencies(actions)
     out: list[GroundedAction] = []
     for i, (action, dep) in enumerate(zip(actions, deps, strict=True)):
-        error = None
-        if i >= limit:
-            error = f"Not executed: over the budget of {limit} actions per subgoal."
         out.append(
             GroundedAction(
                 id=f"{prefix}.a{i + 1}",
@@ -88,7 +88,7 @@ def _actions_from_text(
                 args=action.args,
                 depends_on=[f"{prefix}.a{j + 1}" for j in dep],
                 kwargs=None,
-                error=error,
+                error=None,
             )
         )
     for j, err in enumerate(parsed.errors):
@@ -137,6 +137,24 @@ def _actions_from_tool_calls(
             )
         )
         assigned[var] = f"{prefix}.a{i + 1}"
+    if not out:  # prose instead of a tool call: a failed grounding, fed back to the model
+        text = message.text if isinstance(message.text, str) else str(message.content)
+        reply = " ".join(text.split()) or "(an empty reply)"
+        out.append(
+            GroundedAction(
+                id=f"{prefix}.e1",
+                subgoal=subgoal,
+                attempt=attempt,
+                text=reply,
+                variables=[],
+                name="",
+                args="",
+                depends_on=[],
+                kwargs=None,
+                error=f"The reply {reply[:200]!r} calls no tool; ground the subgoal with tool calls.",
+            )
+        )
+        return reply, out
     return "; ".join(a["text"] for a in out), out
 
 
@@ -211,8 +229,7 @@ def create_grounder_node(setup: Setup) -> Runnable[Any, Any]:
     def _finish_text(
         state: LumosState, turns: list[Turn], call: ModuleCall, subgoal: int, attempt: int
     ) -> dict[str, Any]:
-        _, ctx = runtime_and_context()
-        actions = _actions_from_text(state, call.text, subgoal, attempt, ctx.max_actions_per_subgoal)
+        actions = actions_from_text(state, call.text, subgoal, attempt)
         return _apply(setup, state, turns, call.text, actions, call.usage, attempt)
 
     def ground(state: LumosState, config: RunnableConfig) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime, get_runtime
 
 from langchain_lumos.context import LumosContext
 
-__all__ = ["context_of", "make_node", "runtime_and_context"]
+__all__ = ["context_of", "make_node", "make_router", "runtime_and_context"]
 
 try:  # LangGraph's own node wrapper inspects signatures once, not on every call
     from langgraph._internal._runnable import RunnableCallable as _RunnableCallable
@@ -21,10 +21,28 @@ except ImportError:  # pragma: no cover - a future LangGraph moved it
 
 
 def make_node(func: Callable[..., Any], afunc: Callable[..., Any] | None, name: str) -> Runnable[Any, Any]:
-    """A graph node with a sync and an async body."""
+    """A graph node with a sync and an async body.
+
+    Not traced itself: LangGraph already traces each node run as one span.
+    """
     if _FAST_NODES:
-        return _RunnableCallable(func, afunc, name=name)
+        return _RunnableCallable(func, afunc, name=name, trace=False)
     return RunnableLambda(func, afunc=afunc, name=name)
+
+
+def make_router(func: Callable[..., Any], name: str) -> Runnable[Any, Any]:
+    """A conditional edge's router, hidden from traces (it is control flow, not work).
+
+    An untraced router runs outside the node's context: one that needs the run's runtime
+    takes it as a `runtime` parameter (LangGraph injects it).
+    """
+
+    async def afunc(state: Any, **kwargs: Any) -> Any:
+        return func(state, **kwargs)
+
+    if _FAST_NODES:
+        return _RunnableCallable(func, afunc, name=name, trace=False)
+    return RunnableLambda(func, afunc=afunc, name=name)  # pragma: no cover
 
 
 def context_of(runtime: Runtime[Any] | None = None) -> LumosContext:

@@ -3,14 +3,19 @@
 The grammar accepts the surface forms the released Lumos models were trained on:
 
 - subgoals: `Subgoal 1: ...`, one-time lists `Subgoal 1: ...; Subgoal 2: ...`, the
-  `No, I will keep planning.` prefix and the `Yes, I will stop planning.` stop;
-- actions: `R1 = Name(args)` joined by `; `, multi-output `R5, R6 = SolveEquation(...)`,
-  `Output = ...`, aliases `Output = R9`, keyword markers (`Query:`, `QUERY:`, `TEXT:`, ...),
-  bracketed variable lists `[R2, R5]`, nested and unbalanced parentheses, `; ` inside
-  arguments, annotation suffixes (`= value`) and `Action i-j:` prefixes.
+  `No, I will keep planning.` prefix and the original stop substring
+  `Yes, I will stop planning` (the small-model profile adds looser stops, `loose_stop`);
+- actions: `R1 = Name(args)` joined by `; ` (or, in exemplar strings, by
+  ` || Action i-j: `), multi-output `R5, R6 = SolveEquation(...)`, `Output = ...`, aliases
+  `Output = R9`, keyword markers (`Query:`, `QUERY:`, `TEXT:`, ...), bracketed variable
+  lists `[R2, R5]`, nested and unbalanced parentheses, `; ` inside arguments, annotation
+  suffixes (`= value`), `Action i-j:` prefixes, and the raw commands of the InterCode
+  annotations (`R1 = find /testbed -type f.`, `R4 = GovernmentForm = "US Territory".`,
+  `R1 = SHOW TABLES = airlines, flights.`), read with their sentence period dropped.
 
 Variables are substituted by token (`R1` never touches `R10`), never by string replace.
-Unparseable text gives `ActionError`/`PlanParse.error` values, never an exception.
+Unparseable text gives `ActionError`/`PlanParse.error` values, never an exception; that
+includes subgoal and variable numbers longer than `MAX_INDEX_DIGITS` digits.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from typing import Any, cast
 from langchain_lumos.prompts import KEEP_PLANNING, STOP_PLANNING
 
 __all__ = [
+    "MAX_INDEX_DIGITS",
     "Action",
     "ActionError",
     "ActionParse",
     "ParsedSubgoal",
     "PlanParse",
     "action_dependencies",
+    "closing_paren",
     "find_variables",
     "parse_actions",
     "parse_plan",
@@ -39,12 +46,21 @@ __all__ = [
 _VAR = r"(?:R\d+|Output)"
 _VARIABLE_RE = re.compile(r"(?<![\w.])(R\d+|Output|Env)(?![\w])")
 _ACTION_LABEL_RE = re.compile(r"^\s*Action\s*\d+(?:\s*-\s*\d+)?\s*:\s*")
-_ACTION_START_RE = re.compile(rf"^\s*(?:Action\s*\d+(?:\s*-\s*\d+)?\s*:\s*)?{_VAR}(?:\s*,\s*{_VAR})*\s*=")
+_ACTION_START_RE = re.compile(rf"\s*(?:Action\s*\d+(?:\s*-\s*\d+)?\s*:\s*)?{_VAR}(?:\s*,\s*{_VAR})*\s*=")
 _ASSIGN_RE = re.compile(rf"^\s*({_VAR}(?:\s*,\s*{_VAR})*)\s*=\s*(.*)$", re.DOTALL)
 _NAME_RE = re.compile(r"^([A-Za-z_][\w.]*)\s*\(")
 _SUBGOAL_RE = re.compile(r"(?:^|;\s*)Subgoal\s+(\d+)\s*:\s*")
 _KEYWORD_RE = re.compile(r",\s*([A-Za-z][A-Za-z_]*)\s*:\s")
+_EXEMPLAR_SEP_RE = re.compile(r"\s*\|\|\s*(?=Action\s*\d+(?:\s*-\s*\d+)?\s*:)")
+_ANNOTATED_HEAD_RE = re.compile(
+    r"R\d+|Output|-?\d+(?:\.\d+)?|(?i:SHOW\s+TABLES|DESCRIBE\s+[\w.]+)"
+)  # raw right-hand sides whose ` = ...` is an annotated result, not part of the action
+_CONTINUATION_RE = re.compile(r",|[A-Z]{2,}\b")  # `COUNT(*) FROM ...`, `avg(GNP) , sum(...)`
 _OPEN = {"(": ")", "[": "]", "{": "}"}
+
+MAX_INDEX_DIGITS = 9
+"""Longest subgoal or variable number read (`Subgoal 123456789:`, `R123456789`); longer
+ones are parse errors (Python refuses to convert a 4,301-digit string to `int`)."""
 _CLOSE = {v: k for k, v in _OPEN.items()}
 
 
@@ -83,12 +99,23 @@ class PlanParse:
     error: str | None = None
 
 
-def parse_plan(text: str, *, next_index: int = 1) -> PlanParse:
+def _normalized(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+
+
+def parse_plan(
+    text: str, *, next_index: int = 1, loose_stop: bool = False, previous: Sequence[str] = ()
+) -> PlanParse:
     """Read a planner output: a stop, one subgoal, or a `; `-joined list of subgoals.
 
     Args:
         text: The planner output (only its first line is used).
         next_index: The number to give a subgoal written without a `Subgoal k:` label.
+        loose_stop: The small-model profile's stop rules (`Domain.loose_stop`): besides the
+            original's `Yes, I will stop planning`, any "... will stop planning" (e.g.
+            "No, I will stop planning.") stops, and so does a plan that only repeats
+            subgoals of `previous`. The eval-compatible profile leaves it off.
+        previous: The texts of the subgoals planned so far (for the repeated-subgoal stop).
 
     Returns:
         A `PlanParse`; `error` is set (and `subgoals` empty) when nothing usable was found.
@@ -96,24 +123,33 @@ def parse_plan(text: str, *, next_index: int = 1) -> PlanParse:
     line = text.strip().split("\n", 1)[0].strip()
     if not line:
         return PlanParse(raw=line, error="The planner returned an empty output.")
-    # The original checks for "Yes, I will stop planning"; general models also write
-    # "No, I will stop planning." and mean the same.
-    if STOP_PLANNING.rstrip(".") in line or "will stop planning" in line.lower():
+    # The original evaluation scripts check for this substring only.
+    if STOP_PLANNING.rstrip(".") in line:
+        return PlanParse(raw=line, stop=True)
+    if loose_stop and "will stop planning" in line.lower():
         return PlanParse(raw=line, stop=True)
     body = line.split(KEEP_PLANNING)[-1].strip()
     matches = list(_SUBGOAL_RE.finditer(body))
     if not matches:
         if body.lower().startswith(("yes", "no,")) or len(body) < 3:
             return PlanParse(raw=line, error=f"No subgoal found in planner output {line!r}.")
-        return PlanParse(raw=line, subgoals=(ParsedSubgoal(next_index, body.rstrip(";")),))
-    subgoals = []
-    for i, match in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
-        sub = body[match.end() : end].strip().rstrip(";").strip()
-        if sub:
-            subgoals.append(ParsedSubgoal(int(match.group(1)), sub))
-    if not subgoals:
-        return PlanParse(raw=line, error=f"Empty subgoal in planner output {line!r}.")
+        subgoals = [ParsedSubgoal(next_index, body.rstrip(";"))]
+    else:
+        subgoals = []
+        for i, match in enumerate(matches):
+            if len(match.group(1)) > MAX_INDEX_DIGITS:
+                msg = f"Subgoal number with more than {MAX_INDEX_DIGITS} digits in planner output {line[:80]!r}."
+                return PlanParse(raw=line, error=msg)
+            end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
+            sub = body[match.end() : end].strip().rstrip(";").strip()
+            if sub:
+                subgoals.append(ParsedSubgoal(int(match.group(1)), sub))
+        if not subgoals:
+            return PlanParse(raw=line, error=f"Empty subgoal in planner output {line!r}.")
+    if loose_stop and previous:
+        seen = {_normalized(p) for p in previous}
+        if all(_normalized(sg.text) in seen for sg in subgoals):
+            return PlanParse(raw=line, stop=True)
     return PlanParse(raw=line, subgoals=tuple(subgoals))
 
 
@@ -171,17 +207,18 @@ def _split_actions(line: str) -> list[str]:
     this also recovers the next action after an unbalanced parenthesis.
     """
     parts: list[str] = []
-    start = 0
-    for i, ch in enumerate(line):
-        if ch == ";" and _ACTION_START_RE.match(line[i + 1 :]):
-            parts.append(line[start:i])
-            start = i + 1
-    parts.append(line[start:])
+    for chunk in _EXEMPLAR_SEP_RE.split(line):
+        start = 0
+        for i, ch in enumerate(chunk):
+            if ch == ";" and _ACTION_START_RE.match(chunk, i + 1):
+                parts.append(chunk[start:i])
+                start = i + 1
+        parts.append(chunk[start:])
     return [p.strip() for p in parts if p.strip()]
 
 
-def _balanced_end(text: str, open_at: int) -> int | None:
-    """Index of the parenthesis closing the one at `open_at`, or None if unbalanced."""
+def closing_paren(text: str, open_at: int) -> int | None:
+    """Index of the `)` closing the `(` at `open_at`, or None if it is unbalanced."""
     depth = 0
     for i in range(open_at, len(text)):
         if text[i] == "(":
@@ -193,24 +230,49 @@ def _balanced_end(text: str, open_at: int) -> int | None:
     return None
 
 
+def _drop_sentence_period(text: str) -> str:
+    """Drop the period that ends an annotation sentence (`... -type f.`, `{} + .`).
+
+    A lone `.` is a path (`find .`) unless it follows the end of an `-exec` (`+`, `;`);
+    `..` and `/.` are kept.
+    """
+    text = text.rstrip()
+    if not text.endswith(".") or text.endswith("..") or text.endswith("/."):
+        return text
+    tokens = text.split()
+    if tokens[-1] == "." and (len(tokens) < 2 or tokens[-2] not in ("+", ";", "\\;")):
+        return text
+    return text[:-1].rstrip()
+
+
+def _raw_action(variables: tuple[str, ...], rhs: str, piece: str) -> Action | ActionError:
+    """An alias (`Output = R9 = 40`), a value or a raw command (InterCode Bash/SQL)."""
+    text = _drop_sentence_period(rhs)
+    head, sep, tail = text.partition(" = ")
+    if sep and _ANNOTATED_HEAD_RE.fullmatch(head.strip()):
+        value, annotation = head.strip(), tail.strip() or None
+    else:
+        value, annotation = text.strip(), None  # `=` inside the action: `a.id = b.id`
+    if not value:
+        return ActionError(piece, "missing right-hand side")
+    return Action(variables, "", value, annotation)
+
+
 def _parse_one(piece: str) -> Action | ActionError:
     body = _ACTION_LABEL_RE.sub("", piece, count=1).strip()
     assign = _ASSIGN_RE.match(body)
     if not assign:
         return ActionError(piece, "expected `R<k> = Action(arguments)`")
     variables = tuple(v.strip() for v in assign.group(1).split(","))
+    if any(len(v) > MAX_INDEX_DIGITS + 1 for v in variables if v.startswith("R")):
+        return ActionError(piece[:80], f"variable number with more than {MAX_INDEX_DIGITS} digits")
     rhs = assign.group(2).strip()
     name_match = _NAME_RE.match(rhs)
     if not name_match:
-        # An alias (`Output = R9`, `Output = R9 = 40`) or a bare value.
-        value, _, annotation = rhs.partition(" = ")
-        value = value.strip()
-        if not value:
-            return ActionError(piece, "missing right-hand side")
-        return Action(variables, "", value, annotation.strip() or None)
+        return _raw_action(variables, rhs, piece)
     name = name_match.group(1)
     open_at = name_match.end() - 1
-    close_at = _balanced_end(rhs, open_at)
+    close_at = closing_paren(rhs, open_at)
     if close_at is None:
         # Unbalanced: everything after `(` up to an annotation (the maths variant's rule).
         cut = rhs.rfind(" = ")
@@ -220,6 +282,8 @@ def _parse_one(piece: str) -> Action | ActionError:
         return Action(variables, name, args.strip(), annotation or None)
     args = rhs[open_at + 1 : close_at]
     rest = rhs[close_at + 1 :].strip().lstrip(".").strip()  # `R1 = Search(...).` (WebShop exemplars)
+    if _CONTINUATION_RE.match(rest):
+        return _raw_action(variables, rhs, piece)  # SQL: `COUNT(*) FROM t`, `avg(a) , sum(b) FROM t`
     annotation = rest[1:].strip() if rest.startswith("=") else None
     if rest and annotation is None and not rest.startswith(";"):
         return ActionError(piece, f"unexpected text after the arguments: {rest!r}")
@@ -318,16 +382,29 @@ def substitute_variables(
 
 
 def action_dependencies(actions: Sequence[Action]) -> list[tuple[int, ...]]:
-    """For each action, the indices of earlier actions whose variables it reads.
+    """For each action, the indices of earlier actions it must run after.
 
-    A reference resolves to the latest earlier action assigning that variable; references
-    to variables computed before (earlier subgoals) create no dependency.
+    Every conflicting pair is ordered, as a compiler schedules instructions: an action
+    runs after the latest earlier action assigning a variable it reads (read after
+    write), after the latest earlier action assigning a variable it assigns too (write
+    after write), and after every earlier action reading a variable it assigns (write
+    after read), so `R1 = f(); R2 = g(R1); R1 = h()` gives `g` the first `R1`.
+    References to variables computed before (earlier subgoals) create no dependency.
     """
     assigned: dict[str, int] = {}
+    readers: dict[str, list[int]] = {}
     deps: list[tuple[int, ...]] = []
     for i, action in enumerate(actions):
-        mine = sorted({assigned[v] for v in action.references if v in assigned})
-        deps.append(tuple(mine))
+        mine = {assigned[v] for v in action.references if v in assigned}
+        for var in action.variables:
+            if var in assigned:
+                mine.add(assigned[var])
+            mine.update(readers.get(var, ()))
+        mine.discard(i)
+        deps.append(tuple(sorted(mine)))
+        for var in action.references:
+            readers.setdefault(var, []).append(i)
         for var in action.variables:
             assigned[var] = i
+            readers[var] = []
     return deps

@@ -3,7 +3,11 @@
 A checkpointer saves the graph state after every step and the result of every finished
 action task, so a thread can be resumed after a review interrupt or a crash without
 repeating finished tool calls (`agent.graph.invoke(None, {"configurable": {"thread_id":
-...}})`).
+...}})`, or `agent.invoke(None, ...)`).
+
+A Lumos graph compiled with a checkpointer saves every step before the next one starts
+(`durability="sync"`) unless a call asks otherwise, so a hard crash never loses a finished
+step: `agent.invoke`, `agent.graph.invoke` and the CLI behave the same.
 
 - `sqlite_checkpointer()`: one process (or a few on one machine), a file in the user data
   directory by default. The default for local apps and the CLI.
@@ -27,10 +31,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from langgraph._internal._constants import CONFIG_KEY_DURABILITY
+from langgraph.pregel import Pregel
+
+from langchain_lumos.errors import CheckpointStoreError
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.sqlite import SqliteSaver
@@ -39,10 +49,18 @@ if TYPE_CHECKING:
 __all__ = [
     "DATA_DIR_ENV",
     "async_sqlite_checkpointer",
+    "checkpoint_location",
+    "damaged_store_error",
     "default_checkpoint_path",
     "default_data_dir",
     "sqlite_checkpointer",
+    "with_sync_durability",
 ]
+
+GraphT = TypeVar("GraphT", bound=Pregel)
+
+_FILES: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+"""The database file of each saver opened here (an aiosqlite connection does not say)."""
 
 DATA_DIR_ENV = "LUMOS_DATA_DIR"
 """Environment variable overriding the data directory (checkpoints and other state)."""
@@ -106,9 +124,14 @@ def sqlite_checkpointer(
     """
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    conn = sqlite3.connect(_resolve(path), check_same_thread=False, timeout=timeout_s)
+    target = _resolve(path)
+    conn = sqlite3.connect(target, check_same_thread=False, timeout=timeout_s)
     saver = SqliteSaver(conn, serde=serde)
-    saver.setup()
+    try:
+        saver.setup()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise damaged_store_error(target, exc) from exc
     return saver
 
 
@@ -137,7 +160,51 @@ async def async_sqlite_checkpointer(
     import aiosqlite
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-    async with aiosqlite.connect(_resolve(path)) as conn:
+    target = _resolve(path)
+    async with aiosqlite.connect(target) as conn:
         saver = AsyncSqliteSaver(conn, serde=serde)
-        await saver.setup()
+        _FILES[saver] = target
+        try:
+            await saver.setup()
+        except sqlite3.DatabaseError as exc:
+            raise damaged_store_error(target, exc) from exc
         yield saver
+
+
+def with_sync_durability(graph: GraphT) -> GraphT:
+    """The graph with `durability="sync"` as its default when it has a checkpointer.
+
+    The default lives on the compiled graph itself (its bound config), so every caller of
+    the graph gets it; an explicit `durability=` argument still wins. A graph without its
+    own checkpointer (a subgraph, or one served by LangGraph Server) is returned as is and
+    follows its parent's or the server's durability.
+    """
+    if graph.checkpointer in (None, True, False):
+        return graph
+    return graph.with_config(configurable={CONFIG_KEY_DURABILITY: "sync"})
+
+
+def checkpoint_location(checkpointer: Any) -> str | None:
+    """The database file behind a SQLite checkpointer (None for other checkpointers)."""
+    try:
+        return _FILES[checkpointer]
+    except (KeyError, TypeError):
+        pass
+    conn = getattr(checkpointer, "conn", None)
+    if not isinstance(conn, sqlite3.Connection):
+        return None
+    try:
+        rows = conn.execute("PRAGMA database_list").fetchall()
+    except sqlite3.Error:
+        return None
+    return next((row[2] or ":memory:" for row in rows if row[1] == "main"), None)
+
+
+def damaged_store_error(location: str | None, exc: BaseException) -> CheckpointStoreError:
+    """A `CheckpointStoreError` naming the damaged database file."""
+    where = f"The checkpoint database {location}" if location else "The checkpoint database"
+    msg = (
+        f"{where} cannot be read ({exc}). It is damaged or not a SQLite database: move it "
+        "away and start again (its threads are lost), or pass another path."
+    )
+    return CheckpointStoreError(msg)

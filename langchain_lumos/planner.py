@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Final
 
 from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.types import Overwrite
 
 from langchain_lumos.budgets import budget_exhausted
 from langchain_lumos.events import emit
 from langchain_lumos.model_calls import ModuleCall, ainvoke_module, invoke_module
 from langchain_lumos.nodes import make_node, runtime_and_context
-from langchain_lumos.parsing import parse_plan
+from langchain_lumos.parsing import PlanParse, parse_plan
 from langchain_lumos.prompts import Turn, plan_feedback, plan_request
 from langchain_lumos.setup import Setup
-from langchain_lumos.state import LumosState, Subgoal, subgoal_result
+from langchain_lumos.state import Episode, LumosState, Subgoal, subgoal_result
 
-__all__ = ["PLANNER", "create_planner_node", "feedback_value"]
+__all__ = ["PLANNER", "PLAN_RETRY", "create_planner_node", "feedback_value"]
 
 PLANNER: Final = "planner"
+PLAN_RETRY: Final = (
+    "Your reply {reply!r} is neither a subgoal nor a stop. Reply with the next subgoal as "
+    "'Subgoal {index}: ...', or with 'Yes, I will stop planning.' if the task is solved."
+)
+"""The planner turn answering a reply that is not a plan (a langchain-lumos addition)."""
+_LABEL_RE = re.compile(r"\bSubgoal\s+\d+\s*:")
 
 
 def feedback_value(output: str) -> str:
@@ -35,6 +43,64 @@ def _task(state: LumosState) -> str:
             return str(message.content)
     msg = "A Lumos run needs a task: pass {'task': ...} or a human message."
     raise ValueError(msg)
+
+
+_EPISODE_LISTS = ("planner_turns", "grounder_turns", "subgoals", "actions", "observations")
+
+
+def _new_episode(state: LumosState) -> tuple[LumosState, dict[str, Any] | None]:
+    """On a finished thread, the state of a new episode and the update that starts it.
+
+    The planner is entered with a `stop_reason` only when a new input arrives on a thread
+    whose last task finished: that task is archived in `episodes`, and the new one (the
+    latest human message sent since, or the `task` input) starts with a fresh plan,
+    fresh variables (inputs such as `Env` are kept) and fresh budgets.
+    """
+    if not state.get("stop_reason"):
+        return state, None
+    messages = state.get("messages", [])
+    since = messages[state.get("finished_messages", len(messages)) :]
+    humans = [m for m in since if m.type == "human"]
+    task = str(humans[-1].content) if humans else state.get("task", "")
+    assigned = {v for a in state.get("actions", []) for v in a["variables"]}
+    variables = {k: v for k, v in state.get("variables", {}).items() if k not in assigned}
+    episode = Episode(
+        task=state.get("finished_task", state.get("task", "")),
+        answer=state.get("answer"),
+        stop_reason=state.get("stop_reason"),
+        subgoals=list(state.get("subgoals", [])),
+        actions=list(state.get("actions", [])),
+        observations=list(state.get("observations", [])),
+        variables=dict(state.get("variables", {})),
+        usage=dict(state.get("usage", {})),
+        planner_turns=list(state.get("planner_turns", [])),
+        grounder_turns=list(state.get("grounder_turns", [])),
+    )
+    fresh: dict[str, Any] = {**state, **{key: [] for key in _EPISODE_LISTS}}
+    fresh.update(task=task, variables=variables, usage={}, answer=None, stop_reason=None)
+    fresh.pop("started_at", None)
+    emit("episode_started", task=task, previous=len(state.get("episodes", [])) + 1)
+    reset: dict[str, Any] = {
+        **{k: Overwrite([]) for k in _EPISODE_LISTS},
+        "variables": Overwrite(variables),
+        "usage": Overwrite({}),
+        "episodes": [episode],
+        "task": task,
+        "answer": None,
+        "stop_reason": None,
+    }
+    return fresh, reset  # type: ignore[return-value]
+
+
+def _with_reset(reset: dict[str, Any] | None, update: dict[str, Any]) -> dict[str, Any]:
+    """The planner's update, replacing (not extending) the old episode's values."""
+    if reset is None:
+        return update
+    out = {**reset, **update}
+    for key in (*_EPISODE_LISTS, "usage"):
+        if key in update:
+            out[key] = Overwrite(update[key])
+    return out
 
 
 def _prepare(setup: Setup, state: LumosState) -> tuple[dict[str, Any], list[Turn] | None]:
@@ -61,11 +127,27 @@ def _prepare(setup: Setup, state: LumosState) -> tuple[dict[str, Any], list[Turn
     return update, [plan_feedback(setup.domain, last["index"], last["text"], value)]
 
 
+def _unusable(text: str, parsed: PlanParse) -> bool:
+    """A reply that neither stops nor writes a labelled `Subgoal k: ...` (e.g. "I don't know.")."""
+    if parsed.stop:
+        return False
+    return bool(parsed.error) or not _LABEL_RE.search(text.strip().split("\n", 1)[0])
+
+
+def _retry_turn(text: str, index: int) -> Turn:
+    reply = " ".join(text.split())[:200] or "(an empty reply)"
+    return Turn(role="user", content=PLAN_RETRY.format(reply=reply, index=index))
+
+
 def _apply(
-    setup: Setup, state: LumosState, update: dict[str, Any], turns: list[Turn], call: ModuleCall
+    setup: Setup,
+    state: LumosState,
+    update: dict[str, Any],
+    turns: list[Turn],
+    call: ModuleCall,
+    parsed: PlanParse,
 ) -> dict[str, Any]:
     subgoals = state.get("subgoals", [])
-    parsed = parse_plan(call.text, next_index=len(subgoals) + 1)
     update = {
         **update,
         "planner_turns": [*turns, Turn(role="assistant", content=call.text)],
@@ -74,8 +156,8 @@ def _apply(
     if parsed.stop:
         emit("planning_stopped", output=call.text)
         return {**update, "stop_reason": "planner_stop"}
-    if parsed.error:
-        emit("plan_unreadable", output=call.text, error=parsed.error)
+    if _unusable(call.text, parsed):
+        emit("plan_unreadable", output=call.text, error=parsed.error or "No `Subgoal k:` in the reply.")
         return {**update, "stop_reason": "no_plan"}
     chosen = parsed.subgoals if setup.mode == "onetime" else parsed.subgoals[:1]
     new = [
@@ -89,6 +171,10 @@ def _apply(
     for subgoal in new:
         emit("subgoal_planned", index=subgoal["index"], subgoal=subgoal["text"])
     return {**update, "subgoals": new}
+
+
+def _merge_usage(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in {*a, *b}}
 
 
 def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
@@ -106,24 +192,61 @@ def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
             "exemplars": setup.domain.plan_exemplars,
         }
 
+    def _retry(
+        state: LumosState, turns: list[Turn], call: ModuleCall, usage: dict[str, Any], tries: int
+    ) -> tuple[list[Turn], PlanParse, bool]:
+        """Parse a reply; for an unusable one, the turns of a retry and whether to retry."""
+        _, ctx = runtime_and_context()
+        subgoals = state.get("subgoals", [])
+        parsed = parse_plan(
+            call.text,
+            next_index=len(subgoals) + 1,
+            loose_stop=setup.domain.loose_stop,
+            previous=[s["text"] for s in subgoals],
+        )
+        if not _unusable(call.text, parsed) or tries >= ctx.max_plan_retries:
+            return turns, parsed, False
+        spent = {**state.get("usage", {}), "planner": usage}
+        if budget_exhausted({**state, "usage": spent}, ctx):  # type: ignore[typeddict-item]
+            return turns, parsed, False
+        emit("plan_retry", output=call.text, attempt=tries + 1)
+        retry = _retry_turn(call.text, len(subgoals) + 1)
+        return [*turns, Turn(role="assistant", content=call.text), retry], parsed, True
+
     def plan(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
+        state, reset = _new_episode(state)
         update, turns = _prepare(setup, state)
         if turns is None:
-            return update
-        runtime, _ = runtime_and_context()
+            return _with_reset(reset, update)
+        runtime, ctx = runtime_and_context()
         model = setup.model(PLANNER, state, runtime)
-        history = state.get("planner_turns", []) + turns
-        call = invoke_module(model, history, **_kwargs(state, config))
-        return _apply(setup, state, update, turns, call)
+        usage: dict[str, Any] = {}
+        for tries in range(ctx.max_plan_retries + 1):
+            history = state.get("planner_turns", []) + turns
+            call = invoke_module(model, history, **_kwargs(state, config))
+            usage = _merge_usage(usage, dict(call.usage))
+            turns, parsed, again = _retry(state, turns, call, usage, tries)
+            if not again:
+                break
+        spent = ModuleCall(text=call.text, usage=usage)  # type: ignore[arg-type]
+        return _with_reset(reset, _apply(setup, state, update, turns, spent, parsed))
 
     async def aplan(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
+        state, reset = _new_episode(state)
         update, turns = _prepare(setup, state)
         if turns is None:
-            return update
-        runtime, _ = runtime_and_context()
+            return _with_reset(reset, update)
+        runtime, ctx = runtime_and_context()
         model = setup.model(PLANNER, state, runtime)
-        history = state.get("planner_turns", []) + turns
-        call = await ainvoke_module(model, history, **_kwargs(state, config))
-        return _apply(setup, state, update, turns, call)
+        usage: dict[str, Any] = {}
+        for tries in range(ctx.max_plan_retries + 1):
+            history = state.get("planner_turns", []) + turns
+            call = await ainvoke_module(model, history, **_kwargs(state, config))
+            usage = _merge_usage(usage, dict(call.usage))
+            turns, parsed, again = _retry(state, turns, call, usage, tries)
+            if not again:
+                break
+        spent = ModuleCall(text=call.text, usage=usage)  # type: ignore[arg-type]
+        return _with_reset(reset, _apply(setup, state, update, turns, spent, parsed))
 
     return make_node(plan, aplan, PLANNER)

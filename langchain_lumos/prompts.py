@@ -6,44 +6,64 @@ Everything here is data, reproduced byte-for-byte from the released Lumos code s
 
 Key components:
 
-- `Domain`: one profile per Lumos domain (`complex_qa`, `maths`, `web_agent`, `webshop`)
-  holding its grounding interface and the quirks of its evaluation loop.
+- The instruction and interface texts (`PLAN_INSTRUCTION`, `GROUND_INSTRUCTION`,
+  `QA_INTERFACE`, ...); the domain profiles that use them live in `langchain_lumos.domains`.
 - `Turn`: one `{"role", "content"}` message of a planner or grounder conversation.
 - `render_prompt`: the raw `<|user|>`/`<|assistant|>` text, in the eval-compatible form
   (`style="eval"`, the published numbers: no BOS, a blank line between turns) or the
   train-exact form (`style="train"`: `<s>` then `</s>\\n` after each assistant turn).
 - Turn builders (`plan_request`, `plan_feedback`, `ground_request`, ...) used by the planner
   and grounder nodes and by the training-data conversion.
+- The evaluation scripts' value builders: `feedback_result` (the executed result the
+  planner hears), `final_qa_question` / `final_qa_context` (the final QA call of iterative
+  complex QA), `onetime_qa_question` (the last `QA` action of one-time complex QA) and
+  `join_forced_prefix` (a completion after a forced `R1 = `).
+
+Original quirks reproduced here, each on purpose:
+
+- The final QA context ends with `;` (each result was appended with `'; '`, then the
+  text was stripped): `final_qa_context`.
+- WebShop's grounder history repeats the forced prefix (`<|assistant|>\nR1 = R1 = Search(...)`):
+  the original kept `R1 = ` in the prompt and appended the answer with `R1 = ` put back in
+  front. `render_prompt(..., history_prefix="R1 = ")` renders it so in the eval style; the
+  train style and the stored conversation stay clean.
+- WebShop's feedback is the raw result (`str(value)`: a list shows as its Python repr) and
+  asks no question; the other domains report the text after the last `=`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from typing_extensions import TypedDict
 
+if TYPE_CHECKING:
+    from langchain_lumos.domains import Domain
+
 __all__ = [
-    "COMPLEX_QA",
-    "DOMAINS",
     "GROUND_INSTRUCTION",
     "KEEP_PLANNING",
-    "MATHS",
+    "MATHS_INTERFACE",
     "PLAN_INSTRUCTION",
+    "QA_INTERFACE",
     "STOP_PLANNING",
-    "WEBSHOP",
-    "WEB_AGENT",
-    "Domain",
+    "WEBSHOP_INTERFACE",
+    "WEB_INTERFACE",
     "PromptStyle",
     "Turn",
-    "get_domain",
+    "feedback_result",
+    "final_qa_context",
+    "final_qa_question",
     "ground_followup",
     "ground_request",
     "ground_retry",
+    "join_forced_prefix",
+    "onetime_qa_question",
     "plan_feedback",
     "plan_request",
     "render_prompt",
+    "teacher_forced_subgoal",
     "tool_interface",
 ]
 
@@ -79,7 +99,7 @@ GROUND_RETRY = (
     "Please ground the subgoal again with actions from the available action list."
 )
 
-_QA_INTERFACE = (
+QA_INTERFACE = (
     "The available action list is 'KnowledgeQuery', 'ParagraphRetrieve', 'QA', 'Calculator', "
     "and 'Code'.\n"
     "Calculator(formula): Calculate the input formula; KnowledgeQuery(query): Capture the "
@@ -88,7 +108,7 @@ _QA_INTERFACE = (
     "context, answer the given query; Calculator(formula): Calculate the input formula; "
     "Code(pseudo_code): Generate a Python function that corresponds to the pseudo code.\n\n"
 )
-_MATHS_INTERFACE = (
+MATHS_INTERFACE = (
     "The available action list is 'Calculator', 'SetEquation', 'SolveEquation', 'Count', "
     "'SolveInequality', 'Code', and 'Define'.\n"
     "Calculator(formula): Calculate the input formula; SetEquation(equation): Set up an equation "
@@ -97,14 +117,14 @@ _MATHS_INTERFACE = (
     "set inequality; Code(pseudo_code): Generate a Python function that corresponds to the "
     "pseudo code; Define(variable/number): Define a variable or a number for latter usage.\n\n"
 )
-_WEB_INTERFACE = (
+WEB_INTERFACE = (
     "The available action list is 'CLICK', 'TYPE', 'SELECT'.\n"
     "CLICK(Env, Query): Click the relevant html region in Env according to Query; TYPE(Env, "
     "Query, Text): Type Text into the relevant html region in Env according to Query; "
     "SELECT(Env, Query, Text): Select the value Text of the relevant selection box in Env "
     "according to Query.\n\n"
 )
-_WEBSHOP_INTERFACE = (
+WEBSHOP_INTERFACE = (
     "The available action list is 'Search', 'FeatureRetrieve', 'Pick' and 'Click'.\n"
     "Search(Query): Search related items according to the Query; FeatureRetrieve(Feature_list, "
     "Query): Select the most relevant features from Feature_list according to Query; "
@@ -112,83 +132,6 @@ _WEBSHOP_INTERFACE = (
     "according to Query, Item_names and Item_features; Click(Item): Click the Item to check "
     "more information.\n\n"
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class Domain:
-    """A Lumos domain: its grounding interface and the quirks of its evaluation loop.
-
-    Attributes:
-        name: Domain id, as in the checkpoint names (`complex_qa`, `maths`, ...).
-        interface: The action-interface text placed after `GROUND_INSTRUCTION`.
-        feedback: How an executed subgoal is reported to the planner: `result`
-            ("The executed result for Subgoal k is X. Should we stop planning?"),
-            `already` (web: "We have already ...") or `webshop` (no question).
-        results_in_grounding: Complex QA: later grounding turns list earlier answers
-            ("The grounding could be based on the following results: ...").
-        strip_keep_planning: Remove "No, I will keep planning." from a subgoal before
-            grounding. The maths evaluation script passed it through; so do we there.
-        answer: How the final answer is read: `qa` (text after `Answer: `) or `value`
-            (the value of the highest-numbered variable, or `Output`).
-        final_qa: Iterative complex QA asks the `QA` tool the original question over
-            every `Question: ...` result once the planner stops.
-        max_subgoals: The evaluation loop's subgoal cap for this domain.
-        plan_exemplars: In-context dialogues placed before the planner conversation.
-        ground_exemplars: In-context dialogues placed before the grounder conversation.
-        ground_prefix: Text forced at the start of the first grounding answer (WebShop: `R1 = `).
-    """
-
-    name: str
-    interface: str
-    feedback: Literal["result", "already", "webshop"] = "result"
-    results_in_grounding: bool = False
-    strip_keep_planning: bool = True
-    answer: Literal["qa", "value"] = "value"
-    final_qa: bool = False
-    max_subgoals: int = 5
-    plan_exemplars: tuple[tuple[Turn, ...], ...] = ()
-    ground_exemplars: tuple[tuple[Turn, ...], ...] = ()
-    ground_prefix: str = ""
-
-    def replace(self, **changes: object) -> Domain:
-        """Return a copy with some fields changed (e.g. few-shot exemplars)."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
-
-
-COMPLEX_QA = Domain(
-    name="complex_qa",
-    interface=_QA_INTERFACE,
-    results_in_grounding=True,
-    answer="qa",
-    final_qa=True,
-    max_subgoals=5,
-)
-MATHS = Domain(name="maths", interface=_MATHS_INTERFACE, strip_keep_planning=False, max_subgoals=8)
-WEB_AGENT = Domain(name="web_agent", interface=_WEB_INTERFACE, feedback="already", max_subgoals=15)
-WEBSHOP = Domain(
-    name="webshop",
-    interface=_WEBSHOP_INTERFACE,
-    feedback="webshop",
-    max_subgoals=5,
-    ground_prefix="R1 = ",
-)
-
-DOMAINS: dict[str, Domain] = {d.name: d for d in (COMPLEX_QA, MATHS, WEB_AGENT, WEBSHOP)}
-
-
-def get_domain(domain: str | Domain) -> Domain:
-    """Resolve a domain name (or pass a `Domain` through).
-
-    Raises:
-        ValueError: If the name is not a known domain.
-    """
-    if isinstance(domain, Domain):
-        return domain
-    try:
-        return DOMAINS[domain]
-    except KeyError:
-        msg = f"Unknown Lumos domain {domain!r}; expected one of {sorted(DOMAINS)} or a Domain."
-        raise ValueError(msg) from None
 
 
 def tool_interface(tools: Sequence[object]) -> str:
@@ -215,28 +158,129 @@ def plan_request(task: str) -> Turn:
     return Turn(role="user", content=PLAN_INSTRUCTION + PLAN_TASK.format(task=task.strip()))
 
 
-def plan_feedback(domain: Domain, index: int, subgoal: str, result: str) -> Turn:
+def plan_feedback(domain: Domain, index: int, subgoal: str, result: str, *, verbatim: bool = False) -> Turn:
     """The planner turn that reports the execution of subgoal `index`.
 
     Args:
         domain: The domain profile (chooses the wording).
         index: 1-based number of the executed subgoal.
-        subgoal: The subgoal text, without its `Subgoal k:` label (web wording).
-        result: The executed result (complex QA / maths: text after the last `=` of the
-            subgoal's last action record, as in the evaluation scripts).
+        subgoal: The subgoal text, without its `Subgoal k:` label (web wording; its
+            trailing period is dropped before `. Should we stop planning?`).
+        result: The executed result, as `feedback_result` gives it (complex QA / maths:
+            the text after the last `=`; WebShop: the raw value).
+        verbatim: Web wording: keep the subgoal's trailing period, as Mind2Web's
+            teacher-forced evaluation wrote its ground-truth subgoals (`... Search.. Should
+            we stop planning?` for an ENTER step); see `teacher_forced_subgoal`.
     """
     if domain.feedback == "already":
-        text = subgoal.strip()
+        # As the training conversion wrote it: `f"We have already {subgoal}".strip(".")`,
+        # so a subgoal's own trailing period is dropped (no `..`).
+        text = subgoal if verbatim else subgoal.strip()
         text = text[:1].lower() + text[1:]
+        if not verbatim:
+            text = text.rstrip(".").rstrip()
         return Turn(role="user", content=FEEDBACK_ALREADY.format(subgoal=text))
     if domain.feedback == "webshop":
         return Turn(role="user", content=FEEDBACK_WEBSHOP.format(index=index, result=result))
     return Turn(role="user", content=FEEDBACK_RESULT.format(index=index, result=result))
 
 
-def _grounding_subgoal(domain: Domain, planner_output: str) -> str:
+def teacher_forced_subgoal(index: int, subgoal: str) -> Turn:
+    """Mind2Web's teacher-forced planner history: the ground-truth subgoal as the answer.
+
+    The original evaluation replaced each planner answer by `Subgoal k: <ground truth>`
+    (no `No, I will keep planning.`) and then reported it with
+    `plan_feedback(..., verbatim=True)`; the grounder still grounds the model's own output.
+    """
+    return Turn(role="assistant", content=f"Subgoal {index}: {subgoal}")
+
+
+_WEBSHOP_EMPTY_RESULT = "buy now"
+
+
+def feedback_result(domain: Domain, value: Any) -> str:
+    """The executed result of a subgoal as the evaluation scripts told the planner.
+
+    Args:
+        domain: The domain profile.
+        value: The raw value of the subgoal's last action (the tool's return value, not the
+            observation text; a multi-output action gives the list of its values).
+
+    Returns:
+        WebShop: `str(value)` whole, as the original's f-string printed it (a list of
+        clickables shows as its Python repr, `['back to search', 'buy now']`), and the
+        original's `"buy now"` for an empty result. Other domains: the value as text (a
+        list joined by `, `, as the maths script joined a multi-output result), cut after
+        its last `=` (the scripts split the record `action = result` there), stripped.
+    """
+    if domain.feedback == "webshop":
+        return _WEBSHOP_EMPTY_RESULT if value == "" else str(value)
+    text = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    return text.split("=")[-1].strip()
+
+
+def final_qa_question(domain: Domain, task: str) -> str:
+    """The question of the final QA call of iterative complex QA.
+
+    The task (stripped) plus the dataset's `final_qa_suffix` (StrategyQA:
+    `" Must answer yes/no."`); only this call gets the suffix, never the planner or other
+    QA calls.
+    """
+    suffix = domain.dataset.final_qa_suffix if domain.dataset is not None else ""
+    return task.strip() + suffix
+
+
+def final_qa_context(results: Sequence[str]) -> str:
+    """The context of the final QA call: every `Question: ...` result, in variable order.
+
+    The original appended `'; '` after each result and then stripped the text, so the
+    context ends with `;` (`"Question: a; Answer: b; Question: c; Answer: d;"`).
+    """
+    return "".join(f"{result}; " for result in results).strip()
+
+
+def onetime_qa_question(domain: Domain, task: str, own_question: str, *, position: int) -> str:
+    """One-time complex QA: the question the plan's last `QA` action is asked.
+
+    Args:
+        domain: The domain profile (its dataset profile decides).
+        task: The user's task.
+        own_question: The action's own `Question:` argument.
+        position: The action's 0-based position in the grounding.
+
+    Returns:
+        `task` (HotpotQA and plain complex QA: the last QA is asked the task itself), or
+        for StrategyQA the action's own question with `" Must answer yes/no."` appended
+        when `position > 0` (the original tested `if idx:`, so a one-action grounding got
+        no suffix).
+    """
+    profile = domain.dataset
+    if profile is None or profile.onetime_last_qa == "task":
+        return task.strip()
+    own = own_question.strip()
+    return own + profile.onetime_last_qa_suffix if position else own
+
+
+def join_forced_prefix(prefix: str, output: str) -> str:
+    """The answer of a model whose output was forced to start with `prefix` (`R1 = `).
+
+    A completion model continues after the prefix (`Search(x)` gives `R1 = Search(x)`);
+    one that echoes the prefix (`R1 = Search(x)`), or a chat model that writes it, must
+    not give `R1 = R1 = Search(x)`: leading copies of the prefix are dropped before it is
+    put back. Call it on every module output of a call made with a forced prefix.
+    """
+    text = output.strip()
+    head = prefix.strip()
+    if not head:
+        return text
+    while text.startswith(head):
+        text = text[len(head) :].lstrip()
+    return prefix + text
+
+
+def _grounding_subgoal(domain: Domain, planner_output: str, *, first: bool = False) -> str:
     text = planner_output.strip()
-    if domain.strip_keep_planning:
+    if domain.strip_keep_planning_first if first else domain.strip_keep_planning:
         text = text.split(KEEP_PLANNING)[-1].strip()
     return text
 
@@ -254,7 +298,7 @@ def ground_request(domain: Domain, task: str, planner_output: str, *, onetime: b
     head = GROUND_INSTRUCTION + domain.interface + GROUND_TASK.format(task=task.strip())
     if onetime:
         return Turn(role="user", content=head + GROUND_SUBGOALS.format(subgoals=planner_output.strip()))
-    sub = _grounding_subgoal(domain, planner_output)
+    sub = _grounding_subgoal(domain, planner_output, first=True)
     return Turn(role="user", content=head + GROUND_SUBGOAL.format(subgoal=sub))
 
 
@@ -288,13 +332,15 @@ def ground_retry(domain: Domain, planner_output: str, errors: Sequence[str]) -> 
     return Turn(role="user", content=GROUND_RETRY.format(subgoal=sub, errors=" ".join(errors)))
 
 
-def _render_eval(turns: Sequence[Turn]) -> str:
+def _render_eval(turns: Sequence[Turn], history_prefix: str = "") -> str:
     out = ""
+    answered = False
     for turn in turns:
         if turn["role"] == "user":
             out += ("\n\n" if out else "") + "<|user|>\n" + turn["content"] + "\n<|assistant|>\n"
         else:
-            out += turn["content"].strip()
+            out += ("" if answered else history_prefix) + turn["content"].strip()
+            answered = True
     return out
 
 
@@ -314,6 +360,7 @@ def render_prompt(
     style: PromptStyle = "eval",
     exemplars: Sequence[Sequence[Turn]] = (),
     assistant_prefix: str = "",
+    history_prefix: str = "",
 ) -> str:
     r"""Render a conversation as the raw Lumos prompt text.
 
@@ -326,6 +373,12 @@ def render_prompt(
             these become the BOS/EOS tokens).
         exemplars: In-context dialogues rendered first, each followed by a blank line.
         assistant_prefix: Text forced at the start of the answer (WebShop's `R1 = `).
+        history_prefix: Eval style only: text put again in front of the conversation's
+            first assistant turn (not the exemplars'). WebShop's evaluation script kept its
+            forced `R1 = ` in the prompt and then appended the answer with `R1 = ` in front,
+            so its grounder history reads `<|assistant|>\nR1 = R1 = Search(...)`; pass the
+            domain's `ground_prefix` on every grounder call (`Domain.echo_ground_prefix`)
+            to reproduce it. The train style ignores it.
 
     Returns:
         The prompt string, ending with `<|assistant|>\\n` (plus any prefix).
@@ -333,9 +386,10 @@ def render_prompt(
     if style not in ("eval", "train"):
         msg = f"style must be 'eval' or 'train', got {style!r}"
         raise ValueError(msg)
-    render = _render_eval if style == "eval" else _render_train
-    head = "".join(render(dialogue) + "\n\n" for dialogue in exemplars)
-    if style == "train" and head:
-        head = head.replace("<s>", "")
-        return "<s>" + head + render(turns)[3:] + assistant_prefix
-    return head + render(turns) + assistant_prefix
+    if style == "train":
+        head = "".join(_render_train(dialogue) + "\n\n" for dialogue in exemplars)
+        if head:
+            return "<s>" + head.replace("<s>", "") + _render_train(turns)[3:] + assistant_prefix
+        return _render_train(turns) + assistant_prefix
+    head = "".join(_render_eval(dialogue) + "\n\n" for dialogue in exemplars)
+    return head + _render_eval(turns, history_prefix) + assistant_prefix

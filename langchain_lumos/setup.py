@@ -10,14 +10,20 @@ from langchain_core.language_models import BaseLanguageModel
 from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime
 
-from langchain_lumos.prompts import Domain
+from langchain_lumos.domains import Domain
+from langchain_lumos.journal import ActionJournal
 from langchain_lumos.state import LumosState
 
-__all__ = ["Mode", "ModelLike", "Setup", "ToolsLike"]
+__all__ = ["Mode", "ModelLike", "Setup", "ToolErrorHandling", "ToolsLike"]
 
 Mode = Literal["iterative", "onetime"]
 ModelLike = BaseLanguageModel | Callable[[LumosState, Runtime[Any]], BaseLanguageModel]
 ToolsLike = Sequence[BaseTool] | Callable[[Runtime[Any]], Sequence[BaseTool]]
+ToolErrorHandling = bool | str | Callable[..., str] | type[Exception] | tuple[type[Exception], ...]
+"""What a tool's own exception becomes, as `handle_tool_errors` of LangGraph's `ToolNode`:
+`True` (an observation `Error: <type>: <message>`), `False` (it propagates), a string (that
+observation), a callable `exception -> observation` (for the exception types its first
+parameter is annotated with), or exception types (observations for those, others propagate)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +36,9 @@ class Setup:
     mode: Mode
     domain: Domain
     grounding: Literal["text", "tool_calls"] = "text"
+    handle_tool_errors: ToolErrorHandling = True
+    journal: ActionJournal | None = None
+    """Where finished actions are recorded durably (beside a SQLite checkpoint file)."""
 
     def model(
         self, which: Literal["planner", "grounder"], state: LumosState, runtime: Runtime[Any]

@@ -18,6 +18,7 @@ from typing_extensions import NotRequired, TypedDict
 from langchain_lumos.prompts import Turn
 
 __all__ = [
+    "Episode",
     "GroundedAction",
     "LumosInputState",
     "LumosOutputState",
@@ -104,6 +105,21 @@ def merge_usage(
     return out  # type: ignore[return-value]
 
 
+class Episode(TypedDict):
+    """A finished task of a thread, kept when a new task starts a new episode."""
+
+    task: str
+    answer: str | None
+    stop_reason: str | None
+    subgoals: list[Subgoal]
+    actions: list[GroundedAction]
+    observations: list[Observation]
+    variables: dict[str, Any]
+    usage: dict[str, ModuleUsage]
+    planner_turns: list[Turn]
+    grounder_turns: list[Turn]
+
+
 class LumosInputState(TypedDict, total=False):
     """What a run takes: the task (or chat messages whose last one is the task)."""
 
@@ -122,7 +138,7 @@ class LumosOutputState(TypedDict, total=False):
     answer: str | None
     """The final answer, from what the agent has even when a budget ended it."""
     stop_reason: str | None
-    """`planner_stop`, `plan_complete`, `no_plan`, or `budget:<name>`."""
+    """`planner_stop`, `plan_complete`, `no_plan`, `review:rejected`, or `budget:<name>`."""
     subgoals: list[Subgoal]
     actions: list[GroundedAction]
     observations: list[Observation]
@@ -131,6 +147,8 @@ class LumosOutputState(TypedDict, total=False):
     planner_turns: list[Turn]
     grounder_turns: list[Turn]
     messages: list[AnyMessage]
+    episodes: list[Episode]
+    """The thread's earlier, finished tasks (a new task on a finished thread starts afresh)."""
 
 
 class LumosState(TypedDict):
@@ -150,6 +168,12 @@ class LumosState(TypedDict):
     started_at: NotRequired[float]
     """Wall-clock start (epoch seconds), for the time budget."""
     remaining_steps: RemainingSteps
+    episodes: Annotated[list[Episode], operator.add]
+    """The thread's earlier, finished tasks, oldest first."""
+    finished_task: NotRequired[str]
+    """The task of the thread's last finished episode (a later `task` input replaces `task`)."""
+    finished_messages: NotRequired[int]
+    """How many messages the thread had when its last episode finished."""
 
 
 def render_value(value: Any, limit: int = 4000) -> str:
@@ -159,7 +183,11 @@ def render_value(value: Any, limit: int = 4000) -> str:
 
 
 def subgoal_result(state: LumosState, index: int) -> str | None:
-    """The executed result of a subgoal: the output of its last action (final grounding)."""
+    """The executed result of a subgoal: the output of its last action that ran (final grounding).
+
+    Actions that did not run (`skipped`: past `max_actions_per_subgoal`, after a failed
+    input, or out of budget) are passed over, so the planner hears the last real result.
+    """
     actions = [a for a in state.get("actions", []) if a["subgoal"] == index]
     if not actions:
         return None
@@ -167,7 +195,7 @@ def subgoal_result(state: LumosState, index: int) -> str | None:
     ids = [a["id"] for a in actions if a["attempt"] == attempt]
     outputs = {o["action_id"]: o for o in state.get("observations", [])}
     for action_id in reversed(ids):
-        if action_id in outputs:
+        if action_id in outputs and outputs[action_id]["status"] != "skipped":
             return outputs[action_id]["output"]
     return None
 

@@ -1,7 +1,8 @@
-"""Evaluation of Lumos agents: datasets, metrics, a ReAct baseline and the harness."""
+"""Evaluation of Lumos agents: datasets, metrics, the ReAct/CoT/direct baselines and the harness."""
 
 from __future__ import annotations
 
+from langchain_lumos.evaluation.baselines import PromptBaseline, create_prompt_baseline, extract_answer
 from langchain_lumos.evaluation.datasets import DATASETS, Example, load_dataset
 from langchain_lumos.evaluation.harness import aevaluate, evaluate
 from langchain_lumos.evaluation.metrics import (
@@ -30,14 +31,17 @@ __all__ = [
     "FanOutQAMetric",
     "Metric",
     "NumericMetric",
+    "PromptBaseline",
     "QAMetric",
     "ReActAgent",
     "YesNoMetric",
     "aevaluate",
+    "create_prompt_baseline",
     "create_react_baseline",
     "default_metric",
     "evaluate",
     "exact_match",
+    "extract_answer",
     "f1_score",
     "get_metric",
     "llm_accuracy_score",

@@ -1,41 +1,54 @@
-r"""`lumos eval`: evaluate Lumos-I, Lumos-O and the ReAct baseline on a dataset.
+r"""`lumos eval`: evaluate Lumos-I, Lumos-O and the ReAct, CoT and direct baselines.
+
+Models come from one model spec (`langchain_lumos.presets`, the grammar `lumos run` uses);
+a dataset is evaluated with its own profile (`langchain_lumos.domains`: SVAMP's loop of 2
+subgoals, StrategyQA's yes/no suffixes, ...). Each run writes `results.jsonl` and one
+results table for every system (`summary.md`, `summary.csv`: accuracy, model calls,
+tokens, latency) with a plot (`summary.png`); `--compare` puts several runs side by side.
 
 Example:
     ```
-    lumos eval --dataset hotpotqa --systems lumos-iterative,lumos-onetime,react \\
+    lumos eval --dataset hotpotqa --systems lumos-iterative,lumos-onetime,react,cot,direct \\
         --limit 20 --concurrency 4 --output eval_runs/hotpotqa --model smollm2
+    lumos eval --compare eval_runs/hotpotqa eval_runs/gsm8k
     ```
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import csv
+import dataclasses
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseLanguageModel, BaseLLM
-from langchain_core.outputs import Generation, LLMResult
-from langchain_core.tools import BaseTool, StructuredTool
+from langchain_core.language_models import BaseLanguageModel
+from langchain_core.tools import BaseTool
 
-from langchain_lumos.evaluation.datasets import DATASET_DOMAINS, load_dataset
-from langchain_lumos.evaluation.harness import evaluate
-from langchain_lumos.evaluation.metrics import get_metric
+from langchain_lumos.domains import Domain, get_domain
+from langchain_lumos.evaluation.baselines import create_prompt_baseline
+from langchain_lumos.evaluation.datasets import load_dataset
+from langchain_lumos.evaluation.harness import evaluate, read_records
+from langchain_lumos.evaluation.metrics import default_metric, get_metric
 from langchain_lumos.evaluation.react import create_react_baseline
+from langchain_lumos.evaluation.report import format_markdown, plot_comparison, summarize
+from langchain_lumos.presets import MODEL_SPEC_HELP, QA_MODEL_HELP, parse_model_spec, resolve_models
 
 __all__ = [
     "SYSTEMS",
-    "ScriptedLLM",
     "add_eval_parser",
     "build_systems",
-    "load_model",
-    "parse_model_spec",
+    "compare_runs",
+    "eval_domain",
     "run_eval_command",
+    "run_labels",
 ]
 
-SYSTEMS = ("lumos-iterative", "lumos-onetime", "react")
+SYSTEMS = ("lumos-iterative", "lumos-onetime", "react", "cot", "direct")
+"""Every system `lumos eval` can run."""
+DEFAULT_SYSTEMS = ("lumos-iterative", "lumos-onetime", "react")
 _SYSTEM_ALIASES = {
     "lumos-i": "lumos-iterative",
     "lumos-o": "lumos-onetime",
@@ -44,193 +57,197 @@ _SYSTEM_ALIASES = {
 }
 
 
-class ScriptedLLM(BaseLLM):
-    """A deterministic fake for smoke tests: always the same fixed plan, whatever the task.
-
-    `role` picks the script: `planner-iterative`, `planner-onetime`, `grounder`, `react`
-    or `qa`; `domain` is `complex_qa` or `maths`. The answer is a fixed value, so scores
-    are meaningless: it checks the plumbing only.
-    """
-
-    role: str
-    domain: str = "complex_qa"
-
-    @property
-    def _llm_type(self) -> str:
-        return "lumos-scripted"
-
-    def _reply(self, prompt: str) -> str:
-        last = prompt.rsplit("<|user|>", 1)[-1]
-        maths = self.domain == "maths"
-        if self.role == "planner-iterative":
-            if "Should we stop planning?" in last:
-                return "Yes, I will stop planning."
-            return (
-                "Subgoal 1: Calculate the result."
-                if maths
-                else "Subgoal 1: Find the facts about the question."
-            )
-        if self.role == "planner-onetime":
-            return (
-                "Subgoal 1: Calculate the result."
-                if maths
-                else "Subgoal 1: Find the facts; Subgoal 2: Answer the question."
-            )
-        if self.role == "grounder":
-            if maths:
-                return "R1 = Calculator(1 + 1)"
-            return "R1 = KnowledgeQuery(the question); R2 = QA([R1], Question: What is the answer?)"
-        if self.role == "react":
-            if "Observation:" in prompt.split("Begin!")[-1]:
-                return " I now know the final answer.\nFinal Answer: " + ("2" if maths else "unknown")
-            if maths:
-                return " I should calculate.\nAction: Calculator\nAction Input: 1 + 1"
-            return " I should look it up.\nAction: KnowledgeQuery\nAction Input: the question"
-        return "Answer: unknown"
-
-    def _generate(
-        self,
-        prompts: list[str],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> LLMResult:
-        return LLMResult(generations=[[Generation(text=self._reply(p))] for p in prompts])
-
-
-def parse_model_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """Read `smollm2`, `scripted` or `openai:<base_url>:<model>`.
-
-    Returns:
-        `(kind, options)`; for `openai`, options has `base_url` and `model`.
-    """
-    if spec in ("smollm2", "scripted"):
-        return spec, {}
-    if spec.startswith("openai:"):
-        rest = spec[len("openai:") :]
-        match = re.match(r"^(https?://.+?/v\d+):(.+)$", rest)
-        base_url, _, model = (match.group(1), ":", match.group(2)) if match else rest.rpartition(":")
-        if not base_url or not model:
-            msg = f"--model openai:<base_url>:<model>, e.g. openai:http://localhost:8000/v1:my-model; got {spec!r}"
-            raise ValueError(msg)
-        return "openai", {"base_url": base_url, "model": model}
-    msg = f"Unknown --model {spec!r}: use smollm2, scripted or openai:<base_url>:<model>."
-    raise ValueError(msg)
-
-
-def load_model(spec: str) -> BaseLanguageModel:
-    """The model of a non-scripted spec (used for the planner, grounder, QA and ReAct)."""
-    kind, options = parse_model_spec(spec)
-    if kind == "smollm2":
-        try:
-            from langchain_lumos.models.smollm2 import load_default_llm
-        except ImportError as exc:
-            msg = f"--model smollm2 needs langchain_lumos.models.smollm2 and its dependencies ({exc})."
-            raise ImportError(msg) from exc
-        # One Lumos line fits well within 96 tokens; the 512 cap only slows a small CPU model.
-        return load_default_llm(max_new_tokens=96)
-    if kind == "openai":
-        from langchain_lumos.models.openai_compatible import LumosCompletionsLLM
-
-        return LumosCompletionsLLM(base_url=options["base_url"], model=options["model"])
-    msg = "scripted models are built per role by build_systems."
-    raise ValueError(msg)
-
-
-def _scripted_tools(domain: str) -> list[BaseTool]:
-    if domain == "maths":
-        from langchain_lumos.tools.maths import maths_tools
-
-        return maths_tools()
-    from langchain_lumos.tools.complex_qa import QATool
-
-    def knowledge_query(query: str) -> list[str]:
-        return [f"{query} *** There is nothing to know about {query}."]
-
-    kq = StructuredTool.from_function(
-        knowledge_query,
-        name="KnowledgeQuery",
-        description="Capture the relevant webpages according to the query.",
-    )
-    return [kq, QATool(llm=ScriptedLLM(role="qa"))]
-
-
-def _domain_tools(domain: str, model: BaseLanguageModel) -> list[BaseTool]:
-    try:
-        if domain == "maths":
-            from langchain_lumos.tools.maths import maths_tools
-
-            return maths_tools()
-        from langchain_lumos.tools.complex_qa import complex_qa_tools
-    except ImportError as exc:
-        msg = f"The {domain} tools are not available ({exc})."
-        raise ImportError(msg) from exc
-    return complex_qa_tools(llm=model)
-
-
-def build_systems(names: list[str], *, domain: str, model_spec: str, max_steps: int = 8) -> dict[str, Any]:
-    """Build the requested systems on one model and the domain's tools.
+def eval_domain(dataset: str, domain: str | Domain | None = None) -> Domain:
+    """The domain a dataset is evaluated with: its dataset profile (loop cap, answer rules).
 
     Args:
-        names: Among `lumos-iterative`, `lumos-onetime`, `react` (aliases `lumos-i`, `lumos-o`).
-        domain: `complex_qa` or `maths`.
-        model_spec: `smollm2`, `scripted` or `openai:<base_url>:<model>`.
+        dataset: A dataset id (`svamp`, `hotpotqa`, ...) or a user file's stem.
+        domain: A domain to use instead; a plain domain name is specialised by the
+            dataset's profile when the dataset belongs to it.
+    """
+    if domain is None:
+        try:
+            return get_domain(dataset)
+        except ValueError:  # a data set without a profile (FanOutQA, a user's JSONL)
+            return get_domain("complex_qa")
+    chosen = get_domain(domain)
+    if chosen.dataset is None and dataset in [d.name for d in chosen.datasets]:
+        return chosen.for_dataset(dataset)
+    return chosen
+
+
+def _tools(domain: Domain, qa_llm: BaseLanguageModel) -> list[BaseTool]:
+    try:
+        if domain.name == "complex_qa":
+            return domain.create_tools(llm=qa_llm)
+        return domain.create_tools()
+    except ImportError as exc:
+        msg = f"The {domain.name} tools are not available ({exc})."
+        raise ImportError(msg) from exc
+
+
+def build_systems(
+    names: Sequence[str],
+    *,
+    domain: str | Domain,
+    model_spec: str,
+    qa_model: str | None = None,
+    max_steps: int = 8,
+    dataset: str | None = None,
+) -> dict[str, Any]:
+    """Build the requested systems on one model spec and the domain's tools.
+
+    Args:
+        names: Among `SYSTEMS` (aliases `lumos-i`, `lumos-o`).
+        domain: A domain or dataset name, or a `Domain` (e.g. from `eval_domain`).
+        model_spec: A model spec (`langchain_lumos.presets`): the Lumos modules, and the
+            one model of the ReAct, CoT and direct baselines (the planner's model).
+        qa_model: A spec for the QA tool's model (default: see `presets`).
         max_steps: Most model calls of the ReAct baseline per question.
+        dataset: The dataset id (picks the CoT/direct answer extraction).
     """
     from langchain_lumos.agent import create_lumos_agent
-    from langchain_lumos.fewshot import with_fewshot
-    from langchain_lumos.prompts import get_domain
 
     wanted = [_SYSTEM_ALIASES.get(n, n) for n in names]
     unknown = [n for n in wanted if n not in SYSTEMS]
     if unknown:
         msg = f"Unknown systems {unknown}: use {', '.join(SYSTEMS)}."
         raise ValueError(msg)
-    scripted = parse_model_spec(model_spec)[0] == "scripted"
-    model = None if scripted else load_model(model_spec)
-    tools = _scripted_tools(domain) if scripted else _domain_tools(domain, model)  # type: ignore[arg-type]
+    if not wanted:
+        msg = f"No systems given: use {', '.join(SYSTEMS)}."
+        raise ValueError(msg)
+    base = get_domain(domain)
+    scripted = parse_model_spec(model_spec).kind == "scripted"
+    resolved = {
+        mode: resolve_models(model_spec, domain=base, mode=mode, qa_model=qa_model)
+        for mode in ("iterative", "onetime")
+        if f"lumos-{mode}" in wanted
+    }
+    first = next(iter(resolved.values()), None) or resolve_models(
+        model_spec, domain=base, mode="iterative", qa_model=qa_model
+    )
+    if parse_model_spec(model_spec).kind == "smollm2" and len(resolved) == 2:
+        # One embedded model for both modes (each resolve builds its own instance).
+        resolved["onetime"] = dataclasses.replace(
+            resolved["onetime"], planner=first.planner, grounder=first.grounder, qa_llm=first.qa_llm
+        )
+    tools = _tools(base, first.qa_llm)
+    baseline: BaseLanguageModel = first.planner
+    if scripted:
+        from langchain_lumos.testing import scripted_baseline
 
-    def pick(role: str) -> BaseLanguageModel:
-        return ScriptedLLM(role=role, domain=domain) if scripted else model  # type: ignore[return-value]
-
+        baseline = scripted_baseline(base, path=parse_model_spec(model_spec).path)
     systems: dict[str, Any] = {}
     for name in wanted:
         if name == "react":
-            systems[name] = create_react_baseline(pick("react"), tools, max_steps=max_steps)
+            systems[name] = create_react_baseline(baseline, tools, max_steps=max_steps)
+        elif name in ("cot", "direct"):
+            kind: Literal["cot", "direct"] = "cot" if name == "cot" else "direct"
+            systems[name] = create_prompt_baseline(
+                baseline, kind, dataset=dataset or getattr(base.dataset, "name", None), domain=base.name
+            )
         else:
             mode: Literal["iterative", "onetime"] = "iterative" if name == "lumos-iterative" else "onetime"
-            # A general small model needs worked Lumos exemplars (the released checkpoints don't).
-            profile = (
-                with_fewshot(get_domain(domain))
-                if model_spec == "smollm2" and mode == "iterative"
-                else domain
-            )
+            models = resolved[mode]
             systems[name] = create_lumos_agent(
-                pick(f"planner-{mode}"), pick("grounder"), tools, mode=mode, domain=profile, name=name
+                models.planner, models.grounder, tools, mode=mode, domain=models.domain, name=name
             )
     return systems
+
+
+def run_labels(dirs: Sequence[str | Path]) -> list[str]:
+    """The labels `compare_runs` gives its runs: folder names, primed when repeated."""
+    labels: list[str] = []
+    for d in dirs:
+        label = Path(d).resolve().name
+        while label in labels:
+            label += "'"
+        labels.append(label)
+    return labels
+
+
+def compare_runs(dirs: Sequence[str | Path], *, columns: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Put several `lumos eval` runs side by side: one row per system, columns per run.
+
+    Each run's `results.jsonl` is summarised again (so runs with different metrics line
+    up on `accuracy`); a run is labelled by its folder name.
+
+    Args:
+        dirs: Output folders of `lumos eval`.
+        columns: Summary columns shown per run (default accuracy, model calls, tokens and
+            latency per question).
+
+    Raises:
+        FileNotFoundError: A folder without `results.jsonl`.
+    """
+    shown = list(columns) or ["accuracy", "mean_model_calls", "mean_tokens", "mean_latency_s"]
+    table: dict[str, dict[str, Any]] = {}
+    for d, label in zip(dirs, run_labels(dirs), strict=True):
+        path = Path(d) / "results.jsonl"
+        if not path.is_file():
+            msg = f"{d} holds no results.jsonl (not a lumos eval output folder)."
+            raise FileNotFoundError(msg)
+        for row in summarize(read_records(path)):
+            out = table.setdefault(row["system"], {"system": row["system"]})
+            for col in shown:
+                out[f"{label} {col}"] = row.get(col, "")
+    return [{"system": s, **{k: v for k, v in r.items() if k != "system"}} for s, r in table.items()]
+
+
+def _check_output(output: str) -> None:
+    out = Path(output)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".lumos-write-check"
+        probe.write_text("", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        msg = f"--output {output!r} is not a writable folder ({exc.strerror or exc})."
+        raise ValueError(msg) from exc
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    if args.concurrency < 1:
+        msg = f"--concurrency must be at least 1, got {args.concurrency}."
+        raise ValueError(msg)
+    if args.limit is not None and args.limit < 1:
+        msg = f"--limit must be at least 1, got {args.limit}."
+        raise ValueError(msg)
+    if args.max_steps < 1:
+        msg = f"--max-steps must be at least 1, got {args.max_steps}."
+        raise ValueError(msg)
+    if args.timeout is not None and not args.timeout > 0:
+        msg = f"--timeout must be a positive number of seconds, got {args.timeout}."
+        raise ValueError(msg)
 
 
 def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the `eval` sub-command to a `lumos` CLI's subparsers."""
     parser = subparsers.add_parser(
         "eval",
-        help="Evaluate Lumos-I, Lumos-O and a ReAct baseline on a dataset.",
-        description="Run systems on a dataset; write results.jsonl, summary.md/.csv/.png.",
+        help="Evaluate Lumos-I, Lumos-O and the ReAct, CoT and direct baselines on a dataset.",
+        description=(
+            "Run systems on a dataset; write results.jsonl and one results table for every "
+            "system (summary.md/.csv) with a plot (summary.png). With --compare, put the "
+            "results of several runs side by side instead."
+        ),
     )
+    parser.add_argument("--dataset", help="hotpotqa, gsm8k, svamp, strategyqa, fanoutqa or a JSONL path")
     parser.add_argument(
-        "--dataset", required=True, help="hotpotqa, gsm8k, svamp, strategyqa, fanoutqa or a JSONL path"
-    )
-    parser.add_argument(
-        "--systems", default=",".join(SYSTEMS), help="comma-separated: lumos-iterative,lumos-onetime,react"
+        "--systems",
+        default=",".join(DEFAULT_SYSTEMS),
+        help=f"comma-separated, among {','.join(SYSTEMS)} (default {','.join(DEFAULT_SYSTEMS)})",
     )
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N questions")
-    parser.add_argument("--concurrency", type=int, default=4, help="runs in flight at once")
+    parser.add_argument("--concurrency", type=int, default=4, help="runs in flight at once (>= 1)")
     parser.add_argument("--output", default=None, help="output folder (default eval_runs/<dataset>)")
-    parser.add_argument("--model", default="smollm2", help="smollm2 | openai:<base_url>:<model> | scripted")
-    parser.add_argument("--domain", default=None, help="complex_qa or maths (default: by dataset)")
+    parser.add_argument("--model", default="smollm2", help=MODEL_SPEC_HELP)
+    parser.add_argument("--qa-model", default=None, help=QA_MODEL_HELP)
+    parser.add_argument(
+        "--domain", default=None, help="domain to evaluate with (default: the dataset's own profile)"
+    )
     parser.add_argument("--metric", default=None, help="qa, qa_judge, yesno, numeric, numeric_tol, fanoutqa")
-    parser.add_argument("--judge", default=None, help="judge model for llm_acc (same syntax as --model)")
+    parser.add_argument("--judge", default=None, help="judge model for llm_acc (a chat model spec)")
     parser.add_argument("--max-steps", type=int, default=8, help="ReAct: most model calls per question")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run (then counted wrong)")
     parser.add_argument("--retry-errors", action="store_true", help="on resume, rerun failed runs")
@@ -238,30 +255,80 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--answer-field", default="answer", help="JSONL answer field")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-plot", action="store_true", help="no summary.png")
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="DIR",
+        default=None,
+        help="put the results of these lumos eval output folders side by side (runs nothing)",
+    )
     parser.set_defaults(func=run_eval_command)
     return parser
 
 
-def run_eval_command(args: argparse.Namespace) -> int:
-    """Run `lumos eval`; returns the process exit code."""
+def _judge(spec: str) -> BaseLanguageModel:
+    from langchain_lumos.presets import resolve_qa_model
+
+    return resolve_qa_model(spec)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
     try:
+        rows = compare_runs(args.compare)
+    except FileNotFoundError as exc:
+        print(f"lumos eval: {exc}", file=sys.stderr)
+        return 2
+    table = format_markdown(rows)
+    print(table)
+    if args.output:
+        try:
+            _check_output(args.output)
+        except ValueError as exc:
+            print(f"lumos eval: {exc}", file=sys.stderr)
+            return 2
+        out = Path(args.output)
+        (out / "compare.md").write_text("# lumos eval --compare\n\n" + table, encoding="utf-8")
+        with (out / "compare.csv").open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["system"])
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f"compare: {out / 'compare.md'}, {out / 'compare.csv'}")
+        if not args.no_plot:
+            plot = plot_comparison(rows, run_labels(args.compare), out / "compare.png")
+            if plot:
+                print(f"plot: {plot}")
+    return 0
+
+
+def run_eval_command(args: argparse.Namespace) -> int:
+    """Run `lumos eval`; returns the process exit code (2 for a usage error)."""
+    if args.compare:
+        return _run_compare(args)
+    try:
+        if not args.dataset:
+            msg = "--dataset is required (or --compare DIR ...)."
+            raise ValueError(msg)
+        _check_numbers(args)
         is_file = Path(args.dataset).is_file()
         kwargs = {"question_field": args.question_field, "answer_field": args.answer_field} if is_file else {}
         examples = load_dataset(args.dataset, args.limit, **kwargs)
         name = examples[0].dataset if examples else Path(args.dataset).stem
-        domain = args.domain or DATASET_DOMAINS.get(name, "complex_qa")
+        domain = eval_domain(name, args.domain)
         systems = build_systems(
             [s.strip() for s in args.systems.split(",") if s.strip()],
             domain=domain,
             model_spec=args.model,
+            qa_model=args.qa_model,
             max_steps=args.max_steps,
+            dataset=name,
         )
-        judge = load_model(args.judge) if args.judge else None
-        metric = get_metric(args.metric or ("qa" if judge else _default_name(name)), judge=judge)
+        judge = _judge(args.judge) if args.judge else None
+        metric = get_metric(args.metric or ("qa" if judge else default_metric(name).name), judge=judge)
+        output = args.output or str(Path("eval_runs") / name)
+        _check_output(output)
     except (ValueError, ImportError, FileNotFoundError) as exc:
         print(f"lumos eval: {exc}", file=sys.stderr)
         return 2
-    output = args.output or str(Path("eval_runs") / name)
     report = evaluate(
         systems,
         examples,
@@ -278,9 +345,3 @@ def run_eval_command(args: argparse.Namespace) -> int:
     if report.plot_path:
         print(f"plot: {report.plot_path}")
     return 0
-
-
-def _default_name(dataset: str) -> str:
-    from langchain_lumos.evaluation.metrics import default_metric
-
-    return default_metric(dataset).name

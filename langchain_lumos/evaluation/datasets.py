@@ -23,6 +23,7 @@ __all__ = [
     "Example",
     "data_dir",
     "fanoutqa_answer_text",
+    "fanoutqa_file",
     "load_dataset",
     "load_fanoutqa",
     "load_gsm8k",
@@ -198,7 +199,13 @@ def fanoutqa_answer_text(answer: Any) -> str:
     return "" if answer is None else str(answer)
 
 
-def _fanoutqa_file(split: str) -> Path:
+def fanoutqa_file(split: str) -> Path:
+    """The path of a FanOutQA split (`dev`, `test`) in the installed `fanoutqa` package.
+
+    Raises:
+        ImportError: The `fanoutqa` package is not installed.
+        FileNotFoundError: It has no file for that split.
+    """
     spec = importlib.util.find_spec("fanoutqa")  # locate only: never import its network code
     if spec is None or not spec.submodule_search_locations:
         msg = "FanOutQA needs the 'fanoutqa' package: pip install fanoutqa"
@@ -217,7 +224,7 @@ def load_fanoutqa(limit: int | None = None, *, path: str | Path | None = None) -
     The gold `answer` is the answer as text; `meta["answer_raw"]` keeps the structured
     answer (dict/list/...) that the FanOutQA loose accuracy scores against.
     """
-    rows = _read_json(Path(path) if path else _fanoutqa_file("dev"))
+    rows = _read_json(Path(path) if path else fanoutqa_file("dev"))
     return _cut(
         (
             Example(

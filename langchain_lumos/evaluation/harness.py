@@ -41,14 +41,14 @@ __all__ = [
 RESULTS_FILE = "results.jsonl"
 
 
-_MODEL_MODULES = frozenset({"planner", "grounder", "react"})
+_MODEL_MODULES = frozenset({"planner", "grounder", "react", "cot", "direct"})
 
 
 def usage_totals(usage: Mapping[str, Mapping[str, Any]] | None) -> tuple[int, int, int]:
     """(model calls, prompt tokens, completion tokens) of a Lumos/ReAct `usage` dict.
 
     Model calls are the `calls` of the model modules: the planner and grounder of Lumos,
-    `react` of the baseline (not the executor, `finalize` or the tools).
+    `react`, `cot` and `direct` of the baselines (not the executor, `finalize` or the tools).
     """
     calls = prompt = completion = 0
     for module, counters in (usage or {}).items():

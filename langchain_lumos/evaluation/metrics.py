@@ -393,13 +393,8 @@ class FanOutQAMetric(Metric):
         return {"loose": loose, "strict": float(loose >= 1.0 - 1e-9)}
 
 
-_DEFAULTS = {
-    "hotpotqa": "qa",
-    "strategyqa": "yesno",
-    "gsm8k": "numeric",
-    "svamp": "numeric",
-    "fanoutqa": "fanoutqa",
-}
+_BY_ANSWER_RULE = {"qa": "qa", "yes_no": "yesno", "value": "numeric"}
+"""The metric of each dataset profile's answer rule (`langchain_lumos.domains.DatasetProfile`)."""
 
 
 def get_metric(metric: str | Metric, *, judge: BaseLanguageModel | None = None) -> Metric:
@@ -428,6 +423,16 @@ def get_metric(metric: str | Metric, *, judge: BaseLanguageModel | None = None) 
 
 
 def default_metric(examples: Sequence[Example] | str) -> Metric:
-    """The metric the original evaluation used for a dataset (`qa` for user data)."""
+    """The metric the original evaluation used for a dataset (`qa` for user data).
+
+    A dataset with a profile in `langchain_lumos.domains` is scored by its answer rule
+    (HotpotQA `qa`, StrategyQA `yesno`, GSM8K/SVAMP `numeric`); FanOutQA by its own
+    loose accuracy; anything else by `qa`.
+    """
+    from langchain_lumos.domains import DATASET_PROFILES
+
     name = examples if isinstance(examples, str) else (examples[0].dataset if examples else "")
-    return get_metric(_DEFAULTS.get(name, "qa"))
+    if name == "fanoutqa":
+        return FanOutQAMetric()
+    profile = DATASET_PROFILES.get(name)
+    return get_metric(_BY_ANSWER_RULE.get(profile.answer, "qa") if profile else "qa")

@@ -8,6 +8,9 @@ Two LangGraph loops, both bounded by `max_steps` model calls:
   the text of any LLM or chat model (so scripted fakes can drive it). Action inputs are
   mapped onto a tool's arguments like Lumos actions are: a JSON object, or text split at
   `, Key:` boundaries (`[ctx], Question: q`), positional text going to the first field.
+  A step spans several lines and ends at `REACT_STOP` (`Observation:`, or a new
+  `Question:`), never at a newline; the prompt carries worked examples over the available tools, so a text model
+  that was never tuned for ReAct still sees the format in use.
 
 `invoke` returns the shape of a `LumosAgent` result: `answer`, `stop_reason`, `usage`
 (`react` model calls and tokens, `tool:<Name>` calls), plus the `steps` taken.
@@ -22,7 +25,7 @@ import time
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from langchain_core.language_models import BaseChatModel, BaseLanguageModel, BaseLLM
+from langchain_core.language_models import BaseChatModel, BaseLanguageModel
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
@@ -33,20 +36,22 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
 from typing_extensions import NotRequired, TypedDict
 
-from langchain_lumos.model_calls import chat_usage as _chat_usage
-from langchain_lumos.model_calls import estimate_tokens as _estimate
-from langchain_lumos.model_calls import llm_usage as _llm_usage
+from langchain_lumos.model_calls import ModelReply, acall_model, call_model, chat_usage, first_line
 from langchain_lumos.parsing import split_arguments
 from langchain_lumos.state import ModuleUsage, merge_usage, render_value
 
 __all__ = [
+    "REACT_EXEMPLARS",
     "REACT_PROMPT",
+    "REACT_STOP",
     "REACT_SYSTEM_PROMPT",
     "ReActAgent",
     "ReActState",
     "create_react_baseline",
     "parse_react_output",
+    "select_exemplars",
     "tool_arguments",
+    "without_newline_stop",
 ]
 
 REACT_PROMPT = (
@@ -61,11 +66,39 @@ REACT_PROMPT = (
     "... (this Thought/Action/Action Input/Observation can repeat N times)\n"
     "Thought: I now know the final answer\n"
     "Final Answer: the final answer to the original input question\n\n"
+    "{exemplars}"
     "Begin!\n\n"
     "Question: {question}\n"
     "Thought:"
 )
-"""The text ReAct prompt (the classic LangChain ReAct wording)."""
+"""The text ReAct prompt (the classic LangChain ReAct wording, with worked examples)."""
+
+REACT_EXEMPLARS: tuple[str, ...] = (
+    "Question: Where was the director of Jaws born?\n"
+    "Thought: I need to find out who directed Jaws.\n"
+    "Action: KnowledgeQuery\n"
+    "Action Input: Jaws\n"
+    "Observation: Jaws is a 1975 American thriller film directed by Steven Spielberg.\n"
+    "Thought: Jaws was directed by Steven Spielberg. I need to find where he was born.\n"
+    "Action: KnowledgeQuery\n"
+    "Action Input: Steven Spielberg\n"
+    "Observation: Steven Spielberg (born December 18, 1946 in Cincinnati, Ohio) is an American filmmaker.\n"
+    "Thought: I now know the final answer\n"
+    "Final Answer: Cincinnati",
+    "Question: Tom has 3 boxes with 12 apples each. He gives away 10 apples. How many apples "
+    "does he have left?\n"
+    "Thought: First I calculate how many apples are in the boxes.\n"
+    "Action: Calculator\n"
+    "Action Input: 3 * 12\n"
+    "Observation: 36\n"
+    "Thought: He gives away 10 of the 36 apples.\n"
+    "Action: Calculator\n"
+    "Action Input: 36 - 10\n"
+    "Observation: 26\n"
+    "Thought: I now know the final answer\n"
+    "Final Answer: 26",
+)
+"""Worked ReAct examples; `exemplars="auto"` keeps those whose tools are all available."""
 
 REACT_SYSTEM_PROMPT = (
     "Answer the user's question. Use the tools when they help; when you know the answer, "
@@ -74,8 +107,12 @@ REACT_SYSTEM_PROMPT = (
 """The system prompt of the native tool-calling loop."""
 
 REACT = "react"
-_STOP = ["\nObservation:", "\n\tObservation:"]
+REACT_STOP = ["\nObservation:", "\n\tObservation:", "\nQuestion:", "\nExample:"]
+"""Stop sequences of a text ReAct step: the model writes Thought/Action/Action Input, the
+tool writes the Observation; a model that runs on into a new question or example (as the
+worked examples invite) is stopped there too. Never a newline: a step spans lines."""
 _ACTION_RE = re.compile(r"Action\s*\d*\s*:[\s]*(.*?)[\s]*Action\s*\d*\s*Input\s*\d*\s*:[\s]*(.*)", re.DOTALL)
+_ACTION_LINE = re.compile(r"^Action:\s*(\S+)\s*$", re.MULTILINE)
 _FINAL = "Final Answer:"
 _INVALID = (
     "Invalid format: write 'Action: <tool name>' and 'Action Input: <input>', or 'Final Answer: <answer>'."
@@ -117,6 +154,9 @@ class _Output(TypedDict, total=False):
 def parse_react_output(text: str) -> dict[str, Any]:
     """Read one ReAct completion.
 
+    The final answer is the first line after `Final Answer:`; an action input is the
+    first line after `Action Input:` (a JSON object may span lines).
+
     Returns:
         `{"final": answer}`, `{"action": name, "action_input": text, "thought": ...}`, or
         `{"error": message}` when neither an action nor a final answer is there.
@@ -124,11 +164,12 @@ def parse_react_output(text: str) -> dict[str, Any]:
     text = text.split("Observation:")[0]
     if _FINAL in text:
         thought, _, final = text.partition(_FINAL)
-        return {"final": final.strip(), "thought": thought.strip()}
+        return {"final": first_line(final), "thought": thought.strip()}
     match = _ACTION_RE.search(text)
     if match:
         thought = text[: match.start()].strip()
-        action_input = match.group(2).strip().strip('"').strip()
+        raw_input = match.group(2).strip()
+        action_input = (raw_input if raw_input.startswith("{") else first_line(raw_input)).strip('"').strip()
         return {"action": match.group(1).strip(), "action_input": action_input, "thought": thought}
     return {"error": _INVALID, "thought": text.strip()}
 
@@ -189,21 +230,75 @@ def _budget_stop(state: ReActState, max_steps: int) -> dict[str, Any] | None:
     return None
 
 
+def select_exemplars(tools: Sequence[BaseTool], exemplars: Sequence[str] | str = "auto") -> list[str]:
+    """The worked examples for a ReAct prompt over `tools`.
+
+    Args:
+        tools: The available tools.
+        exemplars: `auto` (the `REACT_EXEMPLARS` whose actions all name available tools)
+            or the examples themselves (`()` for none).
+    """
+    if isinstance(exemplars, str):
+        if exemplars != "auto":
+            msg = f"exemplars must be 'auto' or a sequence of examples, got {exemplars!r}."
+            raise ValueError(msg)
+        names = {t.name for t in tools}
+        return [e for e in REACT_EXEMPLARS if set(_ACTION_LINE.findall(e)) <= names]
+    return list(exemplars)
+
+
+def without_newline_stop(model: BaseLanguageModel) -> BaseLanguageModel:
+    r"""A copy of `model` that does not stop at the first newline.
+
+    Lumos module models (`LumosTransformersLLM`, `LumosCompletionsLLM`) stop every
+    completion at its first newline, as the Lumos protocol wants; a ReAct step spans
+    several lines (Thought, Action, Action Input), so the baseline lifts that stop and
+    relies on `REACT_STOP` instead. A lazily loaded local model is loaded first, so the
+    copy shares its weights. Other models are returned as they are.
+    """
+    fields = type(model).model_fields
+    update: dict[str, Any] = {}
+    if "stop_at_newline" in fields and getattr(model, "stop_at_newline", False):
+        update["stop_at_newline"] = False
+    default_stop = getattr(model, "stop", None) if "stop" in fields else None
+    if isinstance(default_stop, list) and "\n" in default_stop:
+        update["stop"] = [s for s in default_stop if s != "\n"]
+    if not update:
+        return model
+    if getattr(model, "is_loaded", True) is False and callable(getattr(model, "load", None)):
+        model.load()  # type: ignore[attr-defined]  # load once: the copy then shares the weights
+    return model.model_copy(update=update)
+
+
 def _build_text_graph(
-    model: BaseLanguageModel, tools: Sequence[BaseTool], max_steps: int, name: str
+    model: BaseLanguageModel,
+    tools: Sequence[BaseTool],
+    max_steps: int,
+    name: str,
+    exemplars: Sequence[str],
 ) -> CompiledStateGraph:
     by_name = {t.name: t for t in tools}
-    header = REACT_PROMPT.replace("{tools}", _describe(tools)).replace("{tool_names}", ", ".join(by_name))
+    shots = "".join(f"Example:\n\n{e}\n\n" for e in exemplars)
+    header = (
+        REACT_PROMPT.replace("{tools}", _describe(tools))
+        .replace("{tool_names}", ", ".join(by_name))
+        .replace("{exemplars}", shots)
+    )
 
     def _request(state: ReActState) -> str:
         return header.replace("{question}", state["task"]) + state.get("scratchpad", "")
 
-    def _finish(state: ReActState, raw: str, p: int, c: int, start: float) -> dict[str, Any]:
-        text = raw.split("\nObservation:")[0].split("\n\tObservation:")[0]
+    def _finish(state: ReActState, reply: ModelReply, start: float) -> dict[str, Any]:
+        text = reply.text
+        for stop in REACT_STOP:
+            text = text.split(stop)[0]
         parsed = parse_react_output(text)
         usage = {
             REACT: ModuleUsage(
-                calls=1, prompt_tokens=p, completion_tokens=c, seconds=time.perf_counter() - start
+                calls=1,
+                prompt_tokens=reply.prompt_tokens,
+                completion_tokens=reply.completion_tokens,
+                seconds=time.perf_counter() - start,
             )
         }
         update: dict[str, Any] = {
@@ -221,49 +316,21 @@ def _build_text_graph(
             }
         return {**update, "pending": parsed}
 
-    async def agenerate(state: ReActState, config: RunnableConfig) -> tuple[str, int, int]:
-        prompt = _request(state)
-        if isinstance(model, BaseChatModel):
-            messages = [HumanMessage(prompt)]
-            reply = await model.ainvoke(messages, config=config, stop=_STOP)
-            p, c = _chat_usage(reply, messages)
-            return str(reply.content), p, c
-        if isinstance(model, BaseLLM):
-            result = await model.agenerate([prompt], stop=_STOP, callbacks=config.get("callbacks"))
-            raw = result.generations[0][0].text
-            return raw, *_llm_usage(result, prompt, raw)
-        raw = str(await model.ainvoke(prompt, config=config, stop=_STOP))
-        return raw, _estimate(prompt), _estimate(raw)
-
-    def generate(state: ReActState, config: RunnableConfig) -> tuple[str, int, int]:
-        prompt = _request(state)
-        if isinstance(model, BaseChatModel):
-            messages = [HumanMessage(prompt)]
-            reply = model.invoke(messages, config=config, stop=_STOP)
-            p, c = _chat_usage(reply, messages)
-            return str(reply.content), p, c
-        if isinstance(model, BaseLLM):
-            result = model.generate([prompt], stop=_STOP, callbacks=config.get("callbacks"))
-            raw = result.generations[0][0].text
-            return raw, *_llm_usage(result, prompt, raw)
-        raw = str(model.invoke(prompt, config=config, stop=_STOP))
-        return raw, _estimate(prompt), _estimate(raw)
-
     def agent(state: ReActState, config: RunnableConfig) -> dict[str, Any]:
         stop = _budget_stop(state, max_steps)
         if stop:
             return stop
         start = time.perf_counter()
-        raw, p, c = generate(state, config)
-        return _finish(state, raw, p, c, start)
+        reply = call_model(model, _request(state), stop=list(REACT_STOP), config=config)
+        return _finish(state, reply, start)
 
     async def aagent(state: ReActState, config: RunnableConfig) -> dict[str, Any]:
         stop = _budget_stop(state, max_steps)
         if stop:
             return stop
         start = time.perf_counter()
-        raw, p, c = await agenerate(state, config)
-        return _finish(state, raw, p, c, start)
+        reply = await acall_model(model, _request(state), stop=list(REACT_STOP), config=config)
+        return _finish(state, reply, start)
 
     def _prepare(state: ReActState) -> tuple[dict[str, Any], BaseTool | None, Any]:
         pending = state.get("pending") or {}
@@ -350,7 +417,7 @@ def _build_tool_call_graph(
     def _finish(
         state: ReActState, new: list[AnyMessage], sent: list[AnyMessage], reply: AIMessage, start: float
     ) -> dict[str, Any]:
-        p, c = _chat_usage(reply, sent)
+        p, c = chat_usage(reply, sent)
         usage: dict[str, Any] = {
             REACT: ModuleUsage(
                 calls=1, prompt_tokens=p, completion_tokens=c, seconds=time.perf_counter() - start
@@ -462,9 +529,13 @@ def create_react_baseline(
     mode: Literal["auto", "tool_calls", "text"] = "auto",
     max_steps: int = 8,
     system_prompt: str = REACT_SYSTEM_PROMPT,
+    exemplars: Sequence[str] | str = "auto",
     name: str = "react",
 ) -> ReActAgent:
-    """Build the ReAct baseline.
+    r"""Build the ReAct baseline.
+
+    Text mode stops each step at `REACT_STOP` (`\nObservation:`), never at a newline: a
+    Lumos module model that stops at its first newline is copied without that stop.
 
     Args:
         model: A chat model or LLM (the same one the Lumos agent uses, for a fair comparison).
@@ -474,6 +545,8 @@ def create_react_baseline(
         max_steps: Most model calls per question; the run then stops with
             `stop_reason="budget:max_steps"` and no answer.
         system_prompt: The system prompt of the tool-calling loop.
+        exemplars: Text mode: worked examples in the prompt, `auto` (the
+            `REACT_EXEMPLARS` over the available tools) or a sequence (`()` for none).
         name: The graph's name.
     """
     if max_steps < 1:
@@ -497,5 +570,7 @@ def create_react_baseline(
             raise TypeError(msg)
         graph = _build_tool_call_graph(model, tools, max_steps, system_prompt, name)
     else:
-        graph = _build_text_graph(model, tools, max_steps, name)
+        graph = _build_text_graph(
+            without_newline_stop(model), tools, max_steps, name, select_exemplars(tools, exemplars)
+        )
     return ReActAgent(graph, mode=mode, max_steps=max_steps, name=name)

@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "EvalReport",
     "format_markdown",
+    "plot_comparison",
     "plot_summary",
     "summarize",
     "write_csv",
@@ -131,6 +132,49 @@ def plot_summary(
             ax.set_ylim(0, 1)
     if title:
         fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=100)
+    return out
+
+
+def plot_comparison(
+    rows: Sequence[dict[str, Any]], labels: Sequence[str], path: str | Path, column: str = "accuracy"
+) -> Path | None:
+    """Grouped bars of one summary column: a group per system, a bar per run.
+
+    Args:
+        rows: Rows with `system` and `"<label> <column>"` keys (as `compare_runs` gives).
+        labels: The run labels, in order.
+        path: Where the PNG goes.
+        column: The summary column to plot.
+
+    Returns:
+        The path, or None (with a warning) when matplotlib is not installed.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        warnings.warn("matplotlib is not installed: no plot written.", stacklevel=2)
+        return None
+    if not rows or not labels:
+        return None
+    fig = Figure(figsize=(max(4.0, 1.2 * len(rows) * len(labels) / 2 + 2), 3.6))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    width = 0.8 / len(labels)
+    for j, label in enumerate(labels):
+        values = [float(r.get(f"{label} {column}") or 0.0) for r in rows]
+        ax.bar(
+            [i + j * width for i in range(len(rows))], values, width=width, label=label, color=f"C{j % 10}"
+        )
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(rows))])
+    ax.set_xticklabels([str(r["system"]) for r in rows], rotation=30, ha="right", fontsize=8)
+    ax.set_title(column, fontsize=9)
+    if column not in _COST_COLUMNS:
+        ax.set_ylim(0, 1)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, dpi=100)

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from langchain_lumos.models.openai_compatible import LumosCompletionsLLM
     from langchain_lumos.models.registry import (
-        CHECKPOINTS,
-        LumosCheckpoint,
         list_checkpoints,
         load_lumos_models,
         resolve_checkpoints,
@@ -22,8 +20,6 @@ if TYPE_CHECKING:
     from langchain_lumos.models.transformers import LumosTransformersLLM
 
 __all__ = [
-    "CHECKPOINTS",
-    "LumosCheckpoint",
     "LumosCompletionsLLM",
     "LumosTransformersLLM",
     "default_model_path",
@@ -36,8 +32,6 @@ __all__ = [
 _LOCATIONS = {
     "LumosTransformersLLM": "transformers",
     "LumosCompletionsLLM": "openai_compatible",
-    "CHECKPOINTS": "registry",
-    "LumosCheckpoint": "registry",
     "list_checkpoints": "registry",
     "load_lumos_models": "registry",
     "resolve_checkpoints": "registry",

@@ -1,15 +1,32 @@
 """Lumos raw-prompt protocol over an OpenAI-compatible ``/v1/completions`` endpoint.
 
-Works with vLLM (``vllm serve ai2lumos/lumos_complex_qa_plan_iterative``) and any other
-server that implements the legacy *completions* API (not chat completions: the Lumos
-checkpoints have no chat template; the prompt is sent verbatim). See ``docs/serving.md``.
+Works with vLLM (``vllm serve ai2lumos/lumos_complex_qa_plan_iterative``), llama.cpp's
+``llama-server``, ``transformers serve`` and any other server that implements the legacy
+*completions* API (not chat completions: the Lumos checkpoints have no chat template;
+the prompt is sent verbatim). See ``docs/serving.md``.
+
+Servers differ in what they accept, so the request follows the server:
+
+| server | `prompt` | batches | extra fields |
+| --- | --- | --- | --- |
+| `vllm` | string; a list for a batch | one request per `batch_size` prompts | `add_special_tokens: false`, `skip_special_tokens: true` |
+| `llama.cpp` | string | one request per prompt | none |
+| `transformers` | string (a list is a 400) | one request per prompt | none (unknown fields are a 422) |
+| `openai` | string | one request per prompt | none |
+
+`server="auto"` (the default) asks ``GET /v1/models`` once: ``owned_by: "vllm"`` is
+vLLM, ``"llamacpp"`` is llama.cpp, anything else gets the plain `openai` request.
+Only vLLM can be told not to add a BOS token (the original Lumos eval adds none);
+llama.cpp and ``transformers serve`` tokenize with the model's default special tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import (
     AsyncCallbackManagerForLLMRun,
@@ -18,38 +35,49 @@ from langchain_core.callbacks import (
 from langchain_core.language_models import BaseLLM, LangSmithParams
 from langchain_core.outputs import Generation, LLMResult
 from langchain_core.utils import secret_from_env
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 
-__all__ = ["DEFAULT_EXTRA_BODY", "LumosCompletionsLLM"]
+if TYPE_CHECKING:
+    import httpx
 
-DEFAULT_EXTRA_BODY: dict[str, Any] = {"add_special_tokens": False, "skip_special_tokens": True}
+__all__ = ["VLLM_EXTRA_BODY", "LumosCompletionsLLM", "Server"]
+
+Server = Literal["auto", "vllm", "llama.cpp", "transformers", "openai"]
+"""Which server dialect a request is written in (``"auto"``: ask ``GET /v1/models``)."""
+
+VLLM_EXTRA_BODY: dict[str, Any] = {"add_special_tokens": False, "skip_special_tokens": True}
 """vLLM extras: no BOS added to the prompt (as in the original eval), no special tokens
-in the returned text."""
+in the returned text. Sent only to vLLM."""
 
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+_OWNERS = {"vllm": "vllm", "llamacpp": "llama.cpp"}
 
 
 class LumosCompletionsLLM(BaseLLM):
     r"""Lumos planner/grounder served by an OpenAI-compatible completions server.
 
-    All prompts of one call go in ONE request (``"prompt"`` is a list); the server's
-    ``choices`` are matched back by ``index``. Greedy (``temperature=0``), stop at the
-    first newline.
+    Greedy (``temperature=0``), stop at the first newline. vLLM gets every prompt of a
+    call in one request (``"prompt"`` is a list, ``choices`` are matched back by
+    ``index``); other servers get one request per prompt (sent concurrently in async
+    code), with ``"prompt"`` a string.
 
     Example:
-        .. code-block:: python
-
-            planner = LumosCompletionsLLM(
-                base_url="http://localhost:8001/v1",
-                model="ai2lumos/lumos_complex_qa_plan_iterative",
-            )
-            planner.invoke("<|user|>\nPlease provide ...\n<|assistant|>\n")
+        ```python
+        planner = LumosCompletionsLLM(
+            base_url="http://localhost:8001/v1",
+            model="ai2lumos/lumos_complex_qa_plan_iterative",
+        )
+        planner.invoke("<|user|>\nPlease provide ...\n<|assistant|>\n")
+        ```
     """
 
     base_url: str
     """Server URL including ``/v1``, e.g. ``"http://localhost:8000/v1"``."""
-    model: str
-    """Model name on the server (vLLM: the Hub id it serves, or ``--served-model-name``)."""
+    model: str | None = None
+    """Served model name (vLLM: the Hub id or ``--served-model-name``; ``transformers
+    serve``: the model it was started with). None: the first model of ``GET /v1/models``."""
+    server: Server = "auto"
+    """The server's dialect (see the module docs); ``"auto"`` detects it once."""
     api_key: SecretStr | None = Field(
         default_factory=secret_from_env(["LUMOS_API_KEY", "OPENAI_API_KEY"], default=None)
     )
@@ -64,10 +92,16 @@ class LumosCompletionsLLM(BaseLLM):
     stop_at_newline: bool = True
     """Also cut each completion at its first newline client-side."""
     batch_size: int = Field(default=64, ge=1)
-    """Most prompts per request."""
-    extra_body: dict[str, Any] = Field(default_factory=lambda: dict(DEFAULT_EXTRA_BODY))
-    """Extra JSON fields merged into every request body."""
+    """Most prompts per request (vLLM only; other servers get one prompt per request)."""
+    max_concurrency: int = Field(default=16, ge=1)
+    """Most requests in flight at once from one async call."""
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    """Extra JSON fields merged into every request body, for any server (they override
+    the defaults, e.g. ``{"add_special_tokens": True}`` for vLLM, ``{"top_k": 1}``)."""
     default_headers: dict[str, str] = Field(default_factory=dict)
+
+    _resolved: tuple[str, str] | None = PrivateAttr(default=None)
+    _resolve_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
     def _llm_type(self) -> str:
@@ -78,6 +112,7 @@ class LumosCompletionsLLM(BaseLLM):
         return {
             "base_url": self.base_url,
             "model": self.model,
+            "server": self.server,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
         }
@@ -85,7 +120,7 @@ class LumosCompletionsLLM(BaseLLM):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
         params["ls_provider"] = "openai-compatible"
-        params["ls_model_name"] = self.model
+        params["ls_model_name"] = self.model or (self._resolved[1] if self._resolved else self.base_url)
         params["ls_max_tokens"] = kwargs.get("max_tokens", self.max_tokens)
         params["ls_temperature"] = kwargs.get("temperature", self.temperature)
         return params
@@ -95,6 +130,11 @@ class LumosCompletionsLLM(BaseLLM):
     def completions_url(self) -> str:
         """The ``/completions`` endpoint URL."""
         return self.base_url.rstrip("/") + "/completions"
+
+    @property
+    def models_url(self) -> str:
+        """The ``/models`` endpoint URL (asked when `server` is auto or `model` is None)."""
+        return self.base_url.rstrip("/") + "/models"
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", **self.default_headers}
@@ -109,19 +149,63 @@ class LumosCompletionsLLM(BaseLLM):
                 merged.append(s)
         return merged
 
-    def _body(self, prompts: list[str], stop: list[str], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _needs_models(self) -> bool:
+        return self._resolved is None and (self.server == "auto" or self.model is None)
+
+    def _settle(self, listing: dict[str, Any] | None) -> tuple[str, str]:
+        """Fix the server dialect and model name from a ``GET /models`` answer (or none)."""
+        entries = [e for e in (listing or {}).get("data") or [] if isinstance(e, dict)]
+        server: str = self.server
+        if server == "auto":
+            owner = str(entries[0].get("owned_by", "")) if entries else ""
+            server = _OWNERS.get(owner, "openai")
+        model = self.model
+        if model is None:
+            if not entries or not entries[0].get("id"):
+                msg = f"{self.models_url} lists no model; set `model` to the served model name"
+                raise ValueError(msg)
+            model = str(entries[0]["id"])
+        with self._resolve_lock:
+            if self._resolved is None:
+                self._resolved = (server, model)
+        return self._resolved
+
+    def _resolve_sync(self, client: httpx.Client) -> tuple[str, str]:
+        if self._resolved is not None:
+            return self._resolved
+        if not self._needs_models():
+            return self._settle(None)
+        response = self._send_sync(client, "GET", self.models_url, None)
+        return self._settle(_json_or_none(response) if response.is_success else None)
+
+    async def _resolve_async(self, client: httpx.AsyncClient) -> tuple[str, str]:
+        if self._resolved is not None:
+            return self._resolved
+        if not self._needs_models():
+            return self._settle(None)
+        response = await self._send_async(client, "GET", self.models_url, None)
+        return self._settle(_json_or_none(response) if response.is_success else None)
+
+    def _body(
+        self, server: str, model: str, prompts: list[str], stop: list[str], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "model": self.model,
-            "prompt": prompts,
+            "model": model,
+            "prompt": prompts[0] if len(prompts) == 1 else prompts,
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
-            "n": 1,
         }
         if stop:
             body["stop"] = stop
+        if server == "vllm":
+            body.update(VLLM_EXTRA_BODY)
         body.update(self.extra_body)
         body.update(kwargs)
         return body
+
+    def _batches(self, server: str, prompts: list[str]) -> list[list[str]]:
+        size = self.batch_size if server == "vllm" else 1
+        return [prompts[i : i + size] for i in range(0, len(prompts), size)]
 
     def _parse(
         self, response: dict[str, Any], n_prompts: int, stop: list[str]
@@ -149,7 +233,7 @@ class LumosCompletionsLLM(BaseLLM):
         positions = [p for p in (text.find(s) for s in cuts if s) if p >= 0]
         return text[: min(positions)] if positions else text
 
-    def _result(self, parts: list[tuple[list[Generation], dict[str, int]]]) -> LLMResult:
+    def _result(self, model: str, parts: list[tuple[list[Generation], dict[str, int]]]) -> LLMResult:
         generations: list[list[Generation]] = []
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         for gens, counts in parts:
@@ -158,11 +242,40 @@ class LumosCompletionsLLM(BaseLLM):
                 usage[key] += counts[key]
         return LLMResult(
             generations=generations,
-            llm_output={"token_usage": usage, "model_name": self.model},
+            llm_output={"token_usage": usage, "model_name": model},
         )
 
-    def _batches(self, prompts: list[str]) -> list[list[str]]:
-        return [prompts[i : i + self.batch_size] for i in range(0, len(prompts), self.batch_size)]
+    def _send_sync(
+        self, client: httpx.Client, method: str, url: str, body: dict[str, Any] | None
+    ) -> httpx.Response:
+        import httpx
+
+        for attempt in range(self.max_retries):
+            try:
+                response = client.request(method, url, json=body)
+            except httpx.TransportError:
+                pass
+            else:
+                if response.status_code not in _RETRY_STATUS:
+                    return response
+            time.sleep(_backoff(attempt))
+        return client.request(method, url, json=body)
+
+    async def _send_async(
+        self, client: httpx.AsyncClient, method: str, url: str, body: dict[str, Any] | None
+    ) -> httpx.Response:
+        import httpx
+
+        for attempt in range(self.max_retries):
+            try:
+                response = await client.request(method, url, json=body)
+            except httpx.TransportError:
+                pass
+            else:
+                if response.status_code not in _RETRY_STATUS:
+                    return response
+            await asyncio.sleep(_backoff(attempt))
+        return await client.request(method, url, json=body)
 
     def _generate(
         self,
@@ -176,21 +289,13 @@ class LumosCompletionsLLM(BaseLLM):
         stops = self._stops(stop)
         parts = []
         with httpx.Client(timeout=self.timeout, headers=self._headers()) as client:
-            for batch in self._batches(prompts):
-                body = self._body(batch, stops, kwargs)
-                for attempt in range(self.max_retries + 1):
-                    try:
-                        response = client.post(self.completions_url, json=body)
-                    except httpx.TransportError:
-                        if attempt == self.max_retries:
-                            raise
-                    else:
-                        if response.status_code not in _RETRY_STATUS or attempt == self.max_retries:
-                            break
-                    time.sleep(_backoff(attempt))
-                _raise_for_status(response)
+            server, model = self._resolve_sync(client)
+            for batch in self._batches(server, prompts):
+                body = self._body(server, model, batch, stops, kwargs)
+                response = self._send_sync(client, "POST", self.completions_url, body)
+                _raise_for_status(response, server)
                 parts.append(self._parse(response.json(), len(batch), stops))
-        return self._result(parts)
+        return self._result(model, parts)
 
     async def _agenerate(
         self,
@@ -202,36 +307,63 @@ class LumosCompletionsLLM(BaseLLM):
         import httpx
 
         stops = self._stops(stop)
+        limit = asyncio.Semaphore(self.max_concurrency)
         async with httpx.AsyncClient(timeout=self.timeout, headers=self._headers()) as client:
+            server, model = await self._resolve_async(client)
 
             async def one(batch: list[str]) -> tuple[list[Generation], dict[str, int]]:
-                body = self._body(batch, stops, kwargs)
-                for attempt in range(self.max_retries + 1):
-                    try:
-                        response = await client.post(self.completions_url, json=body)
-                    except httpx.TransportError:
-                        if attempt == self.max_retries:
-                            raise
-                    else:
-                        if response.status_code not in _RETRY_STATUS or attempt == self.max_retries:
-                            break
-                    await asyncio.sleep(_backoff(attempt))
-                _raise_for_status(response)
+                body = self._body(server, model, batch, stops, kwargs)
+                async with limit:
+                    response = await self._send_async(client, "POST", self.completions_url, body)
+                _raise_for_status(response, server)
                 return self._parse(response.json(), len(batch), stops)
 
-            parts = await asyncio.gather(*(one(b) for b in self._batches(prompts)))
-        return self._result(list(parts))
+            parts = await asyncio.gather(*(one(b) for b in self._batches(server, prompts)))
+        return self._result(model, list(parts))
 
 
 def _backoff(attempt: int) -> float:
     return min(0.5 * 2**attempt, 8.0)
 
 
-def _raise_for_status(response: Any) -> None:
+def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _error_text(response: httpx.Response) -> str:
+    """The server's own error message: vLLM/llama.cpp ``error.message``, FastAPI ``detail``."""
+    data = _json_or_none(response)
+    if data is not None:
+        error = data.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str) and error:
+            return error
+        for key in ("message", "detail"):
+            if data.get(key):
+                value = data[key]
+                return value if isinstance(value, str) else json.dumps(value)
+    return response.text[:500].strip() or response.reason_phrase
+
+
+def _raise_for_status(response: httpx.Response, server: str) -> None:
+    """Raise ``httpx.HTTPStatusError`` saying the URL, the status and the server's error text."""
     import httpx
 
     if response.is_success:
         return
-    detail = response.text[:500]
-    msg = f"{response.request.method} {response.request.url} -> {response.status_code}: {detail}"
-    raise httpx.HTTPStatusError(msg, request=response.request, response=response)
+    request = response.request
+    msg = (
+        f"{request.method} {request.url} answered {response.status_code} "
+        f"{response.reason_phrase}: {_error_text(response)}"
+    )
+    if response.status_code in (400, 404, 422):
+        msg += (
+            f" (request written for server={server!r}; set `server` to the server's kind, "
+            "`model` to its served model name, or adjust `extra_body`)"
+        )
+    raise httpx.HTTPStatusError(msg, request=request, response=response)

@@ -1,39 +1,30 @@
-"""Catalogue of the released Lumos checkpoints (HF org ``ai2lumos``) and model loading.
+"""Released Lumos checkpoints (HF org `ai2lumos`): lookup and model loading.
 
-Each domain has a separate planner (``..._plan_...``) and grounder (``..._ground_...``)
-fine-tune of LLaMA-2 (spec section 5.1). Hub ids are
-``ai2lumos/lumos_<domain>_<plan|ground>_<formulation>[-13B]``.
+Which checkpoints exist is knowledge of each domain (`Domain.checkpoints` in
+`langchain_lumos.domains`); this module looks them up and loads them. Each domain has a
+separate planner (`..._plan_...`) and grounder (`..._ground_...`) fine-tune of LLaMA-2,
+with Hub ids `ai2lumos/lumos_<family>_<plan|ground>_<formulation>[-13B]`. WebShop (and
+the `webshop` dataset) resolves to the `unified` checkpoints, as the original evaluation.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from langchain_lumos.domains import DOMAINS, FORMULATIONS, SIZES, LumosCheckpoint, get_domain
 from langchain_lumos.errors import CheckpointNotFoundError
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseLLM
 
 __all__ = [
-    "CHECKPOINTS",
-    "DOMAINS",
-    "FORMULATIONS",
-    "HUB_ORG",
-    "SIZES",
-    "LumosCheckpoint",
     "find_checkpoint",
     "list_checkpoints",
     "load_lumos_models",
     "resolve_checkpoints",
 ]
-
-HUB_ORG = "ai2lumos"
-DOMAINS = ("complex_qa", "maths", "web_agent", "multimodal", "unified")
-FORMULATIONS = ("iterative", "onetime")
-SIZES = ("7B", "13B")
 
 _MODE_ALIASES = {
     "iterative": "iterative",
@@ -47,71 +38,9 @@ _MODE_ALIASES = {
 }
 
 
-@dataclass(frozen=True)
-class LumosCheckpoint:
-    """One released Lumos checkpoint.
-
-    Attributes:
-        domain: ``complex_qa``, ``maths``, ``web_agent``, ``multimodal`` or ``unified``.
-        module: ``plan`` (planner) or ``ground`` (grounder).
-        formulation: ``iterative`` (Lumos-I) or ``onetime`` (Lumos-O).
-        size: ``7B`` or ``13B``.
-        possibly_empty: Listed on the Hub, but its file listing shows no weights.
-        note: Free-text remark.
-    """
-
-    domain: str
-    module: Literal["plan", "ground"]
-    formulation: str
-    size: str
-    possibly_empty: bool = False
-    note: str = ""
-
-    @property
-    def name(self) -> str:
-        """Repository name, e.g. ``lumos_maths_plan_onetime-13B``."""
-        suffix = "-13B" if self.size == "13B" else ""
-        return f"lumos_{self.domain}_{self.module}_{self.formulation}{suffix}"
-
-    @property
-    def repo_id(self) -> str:
-        """Hub id, e.g. ``ai2lumos/lumos_maths_plan_onetime-13B``."""
-        return f"{HUB_ORG}/{self.name}"
-
-
-def _pair(domain: str, formulation: str, size: str) -> tuple[LumosCheckpoint, LumosCheckpoint]:
-    return (
-        LumosCheckpoint(domain, "plan", formulation, size),
-        LumosCheckpoint(domain, "ground", formulation, size),
-    )
-
-
-CHECKPOINTS: tuple[LumosCheckpoint, ...] = (
-    # 7B (base LLaMA-2-7B)
-    *_pair("complex_qa", "iterative", "7B"),
-    *_pair("complex_qa", "onetime", "7B"),
-    *_pair("maths", "iterative", "7B"),
-    *_pair("maths", "onetime", "7B"),
-    *_pair("web_agent", "iterative", "7B"),
-    *_pair("multimodal", "iterative", "7B"),
-    *_pair("unified", "iterative", "7B"),
-    # 13B (base LLaMA-2-13B)
-    *_pair("complex_qa", "iterative", "13B"),
-    *_pair("maths", "onetime", "13B"),
-    LumosCheckpoint(
-        "maths",
-        "plan",
-        "iterative",
-        "13B",
-        possibly_empty=True,
-        note="Listed on the Hub, but its file listing shows only README/.gitattributes; "
-        "no matching grounder was released.",
-    ),
-    *_pair("web_agent", "iterative", "13B"),
-    *_pair("multimodal", "iterative", "13B"),
-    *_pair("unified", "iterative", "13B"),
-)
-"""Every released checkpoint (spec section 5.1)."""
+def _all_checkpoints() -> list[LumosCheckpoint]:
+    """Every checkpoint of every registered domain, in registration order."""
+    return list(dict.fromkeys(c for domain in DOMAINS.values() for c in domain.checkpoints))
 
 
 def _norm_mode(mode: str) -> str:
@@ -130,12 +59,19 @@ def _norm_size(size: str) -> str:
     return key
 
 
-def _norm_domain(domain: str) -> str:
+def _checkpoints_of(domain: str) -> tuple[str, list[LumosCheckpoint]]:
+    """A domain's (or dataset's, or checkpoint family's) name and checkpoints."""
     key = domain.strip().lower().replace("-", "_")
-    if key not in DOMAINS:
-        msg = f"Unknown Lumos domain {domain!r}; expected one of {DOMAINS}"
-        raise CheckpointNotFoundError(msg)
-    return key
+    try:
+        profile = get_domain(key)
+    except ValueError:
+        family = [c for c in _all_checkpoints() if c.domain == key]
+        if family:
+            return key, family
+        families = sorted({c.domain for c in _all_checkpoints()} | set(DOMAINS))
+        msg = f"Unknown Lumos domain {domain!r}; expected one of {families} or a dataset name"
+        raise CheckpointNotFoundError(msg) from None
+    return profile.name, list(profile.checkpoints)
 
 
 def list_checkpoints(
@@ -144,41 +80,36 @@ def list_checkpoints(
     """List released checkpoints, optionally filtered.
 
     Args:
-        domain: Keep only this domain.
-        mode: Keep only this formulation (``iterative``/``onetime``).
-        size: Keep only this size (``7B``/``13B``).
+        domain: Keep only the checkpoints of this domain, dataset (e.g. `svamp`) or
+            checkpoint family (e.g. `unified`).
+        mode: Keep only this formulation (`iterative`/`onetime`).
+        size: Keep only this size (`7B`/`13B`).
 
     Returns:
         The matching checkpoints in catalogue order.
     """
-    d = _norm_domain(domain) if domain is not None else None
+    found = _checkpoints_of(domain)[1] if domain is not None else _all_checkpoints()
     m = _norm_mode(mode) if mode is not None else None
     s = _norm_size(size) if size is not None else None
-    return [
-        c
-        for c in CHECKPOINTS
-        if (d is None or c.domain == d) and (m is None or c.formulation == m) and (s is None or c.size == s)
-    ]
+    return [c for c in found if (m is None or c.formulation == m) and (s is None or c.size == s)]
 
 
 def find_checkpoint(
     domain: str, module: str, mode: str = "iterative", size: str = "7B"
 ) -> LumosCheckpoint | None:
-    """Return the catalogue entry for one module, or None when it was not released."""
-    d, m, s = _norm_domain(domain), _norm_mode(mode), _norm_size(size)
-    for c in CHECKPOINTS:
-        if (c.domain, c.module, c.formulation, c.size) == (d, module, m, s):
+    """Return the checkpoint of one module, or None when it was not released."""
+    m, s = _norm_mode(mode), _norm_size(size)
+    for c in _checkpoints_of(domain)[1]:
+        if (c.module, c.formulation, c.size) == (module, m, s):
             return c
     return None
 
 
 def _available_pairs(domain: str) -> list[str]:
     pairs = []
-    for c in CHECKPOINTS:
-        if c.domain == domain and c.module == "plan":
-            grounder = find_checkpoint(domain, "ground", c.formulation, c.size)
-            if grounder is not None:
-                pairs.append(f"mode={c.formulation!r}, size={c.size!r}")
+    for c in _checkpoints_of(domain)[1]:
+        if c.module == "plan" and find_checkpoint(domain, "ground", c.formulation, c.size) is not None:
+            pairs.append(f"mode={c.formulation!r}, size={c.size!r}")
     return pairs
 
 
@@ -186,28 +117,30 @@ def resolve_checkpoints(domain: str, mode: str = "iterative", size: str = "7B") 
     """Return the (planner, grounder) Hub ids of a released Lumos pair.
 
     Args:
-        domain: ``complex_qa``, ``maths``, ``web_agent``, ``multimodal`` or ``unified``.
-        mode: ``iterative`` (Lumos-I) or ``onetime`` (Lumos-O).
-        size: ``7B`` or ``13B``.
+        domain: A registered domain (`complex_qa`, `maths`, `web_agent`, `webshop`,
+            `multimodal`), a dataset (`hotpotqa`, `svamp`, ...) or the `unified` family.
+        mode: `iterative` (Lumos-I) or `onetime` (Lumos-O).
+        size: `7B` or `13B`.
 
     Returns:
-        E.g. ``("ai2lumos/lumos_complex_qa_plan_iterative",
-        "ai2lumos/lumos_complex_qa_ground_iterative")``.
+        E.g. `("ai2lumos/lumos_complex_qa_plan_iterative",
+        "ai2lumos/lumos_complex_qa_ground_iterative")`.
 
     Raises:
         CheckpointNotFoundError: No such pair was released; the message lists the pairs
             that exist for the domain.
     """
-    d, m, s = _norm_domain(domain), _norm_mode(mode), _norm_size(size)
-    planner = find_checkpoint(d, "plan", m, s)
-    grounder = find_checkpoint(d, "ground", m, s)
+    d = _checkpoints_of(domain)[0]
+    m, s = _norm_mode(mode), _norm_size(size)
+    planner = find_checkpoint(domain, "plan", m, s)
+    grounder = find_checkpoint(domain, "ground", m, s)
     if planner is None or grounder is None:
         partial = ""
         if planner is not None:
             partial = f" Only a planner is listed ({planner.repo_id}). {planner.note}"
         msg = (
             f"No released Lumos checkpoint pair for domain={d!r}, mode={m!r}, size={s!r}."
-            f"{partial} Released pairs for {d!r}: {'; '.join(_available_pairs(d))}."
+            f"{partial} Released pairs for {d!r}: {'; '.join(_available_pairs(domain)) or 'none'}."
         )
         raise CheckpointNotFoundError(msg.replace("  ", " ").strip())
     for c in (planner, grounder):
@@ -232,24 +165,24 @@ def load_lumos_models(
     """Build the planner and grounder LLMs of a released Lumos pair.
 
     Args:
-        domain: Lumos domain (see :func:`resolve_checkpoints`).
-        mode: ``iterative`` or ``onetime``.
-        size: ``7B`` or ``13B``.
-        backend: ``"transformers"`` (two resident :class:`LumosTransformersLLM`) or
-            ``"openai"`` (two :class:`LumosCompletionsLLM` with ``model=<hub id>``).
-        base_url: Server URL for both models (``openai`` backend).
-        planner_base_url: Planner server URL (overrides ``base_url``).
-        grounder_base_url: Grounder server URL (overrides ``base_url``).
-        model_root: Directory holding ``lumos_<domain>_...`` checkpoint folders (like the
-            original ``--model_name_or_path``); default: the Hub ids.
-        preload: Load both models now (``transformers`` backend) instead of on first call.
-        **kwargs: Extra fields for both LLM classes (``device``, ``dtype``, ``timeout``...).
+        domain: Lumos domain or dataset (see `resolve_checkpoints`).
+        mode: `iterative` or `onetime`.
+        size: `7B` or `13B`.
+        backend: `"transformers"` (two resident `LumosTransformersLLM`) or
+            `"openai"` (two `LumosCompletionsLLM` with `model=<hub id>`).
+        base_url: Server URL for both models (`openai` backend).
+        planner_base_url: Planner server URL (overrides `base_url`).
+        grounder_base_url: Grounder server URL (overrides `base_url`).
+        model_root: Directory holding `lumos_<domain>_...` checkpoint folders (like the
+            original `--model_name_or_path`); default: the Hub ids.
+        preload: Load both models now (`transformers` backend) instead of on first call.
+        **kwargs: Extra fields for both LLM classes (`device`, `dtype`, `timeout`...).
 
     Returns:
-        ``(planner, grounder)``.
+        `(planner, grounder)`.
 
     Raises:
-        CheckpointNotFoundError: The pair was not released, or (``transformers``) the Hub
+        CheckpointNotFoundError: The pair was not released, or (`transformers`) the Hub
             is offline and the weights are not in the local cache.
         ValueError: Bad backend or missing server URL.
     """

@@ -6,10 +6,14 @@ this class tokenizes it verbatim (``add_special_tokens=False``, so no BOS is add
 ``<s>``/``</s>`` written in the text become special tokens), decodes greedily and cuts the
 completion at the first newline, like the original ``eval/utils.py::generate_completions``.
 
-Differences from the original (spec section 9, item 2):
+Differences from the original:
 
 * The model and tokenizer are loaded once, lazily and thread-safely, and stay resident
-  (``load_count`` counts real loads).
+  (``load_count`` counts real loads). In async code the load runs in a worker thread,
+  never on the event loop, and tracing properties never trigger it.
+* Prefix KV-cache reuse: a prompt that starts with an earlier prompt plus its output
+  (every later planner/grounder turn of an iterative run) prefills only the new tokens.
+  See `LumosTransformersLLM.prefix_cache_max_entries`.
 * Stopping is per sequence: a row stops at its first generated newline (by token id *or*
   by decoded text, for tokenizers that merge ``"\n"`` into larger tokens) or at any
   caller ``stop`` string; the batch stops when every row is finished.
@@ -21,8 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import threading
+import warnings
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,6 +56,7 @@ __all__ = [
 ]
 
 _TRUTHY = {"1", "on", "yes", "true"}
+_STAT_KEYS = ("calls", "prompt_tokens", "prefilled_tokens", "reused_tokens", "cache_hits", "generated_tokens")
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
@@ -175,6 +182,7 @@ class _Row:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
+    cached_tokens: int = 0
 
 
 @dataclass
@@ -268,6 +276,134 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
+def _import_backend() -> Any:
+    """Import torch and transformers completely, once, under a lock; return torch.
+
+    Called only from the thread that loads or runs the model (a worker thread in async
+    code), so an import is never interrupted half-way by an event-loop guard.
+    """
+    with _IMPORT_LOCK:
+        import torch
+        import transformers  # noqa: F401
+
+    return torch
+
+
+@dataclass
+class _CacheEntry:
+    ids: list[int]
+    """The tokens whose keys/values `cache` holds (prompt plus generated tokens)."""
+    cache: Any
+    """A batch-1 ``DynamicCache``."""
+    prompt_len: int
+    """How many of `ids` were the prompt (the rest was generated)."""
+
+
+class _PrefixCache:
+    """A small LRU of key/value caches of earlier single-prompt generations.
+
+    A new prompt reuses the entry sharing its longest common token prefix. When the
+    new prompt contains the entry's whole prompt, it continues that conversation: the
+    entry is taken over (cropped to the shared prefix in place, grown by the new call
+    and stored again), so one conversation holds one entry even where the new prompt
+    tokenizes the earlier output differently. A shorter match (for example shared
+    few-shot exemplars of two questions) copies the shared prefix and keeps the entry.
+    Bounded by `max_entries` and `max_tokens` (least recently used entries go first).
+
+    Args:
+        max_entries: Most cached conversations.
+        max_tokens: Most cached tokens over all entries.
+        min_tokens: Shortest prefix worth reusing.
+    """
+
+    def __init__(self, max_entries: int, max_tokens: int, min_tokens: int = 8) -> None:
+        self.max_entries = max_entries
+        self.max_tokens = max_tokens
+        self.min_tokens = min_tokens
+        self.entries: list[_CacheEntry] = []  # least recently used first
+
+    @property
+    def tokens(self) -> int:
+        """Tokens held over all entries."""
+        return sum(len(e.ids) for e in self.entries)
+
+    def clear(self) -> None:
+        """Drop every entry."""
+        self.entries = []
+
+    def take(self, ids: Sequence[int]) -> tuple[Any | None, int]:
+        """Return a cache holding the longest reusable prefix of `ids`, and its length.
+
+        At least one token of `ids` is always left to prefill (generation needs the
+        logits of the last prompt token). Returns ``(None, 0)`` below `min_tokens`.
+        """
+        best, best_len = None, 0
+        for entry in self.entries:
+            n = _common_prefix(entry.ids, ids)
+            if n > best_len:
+                best, best_len = entry, n
+        reuse = min(best_len, len(ids) - 1)
+        if best is None or reuse < self.min_tokens:
+            return None, 0
+        self.entries.remove(best)
+        if best_len >= best.prompt_len:  # the prompt continues (or repeats) this conversation
+            _crop(best.cache, reuse)  # taken over: the new call stores it again, longer
+            return best.cache, reuse
+        self.entries.append(best)  # shared prefix only: copy it, keep the entry
+        return _copy_prefix(best.cache, reuse), reuse
+
+    def put(self, ids: list[int], cache: Any, prompt_len: int) -> None:
+        """Store a cache for `ids`, dropping entries it supersedes and the LRU overflow."""
+        self.entries = [e for e in self.entries if _common_prefix(e.ids, ids) < len(e.ids)]
+        if len(ids) <= self.max_tokens:
+            self.entries.append(_CacheEntry(ids, cache, min(prompt_len, len(ids))))
+        while self.entries and (len(self.entries) > self.max_entries or self.tokens > self.max_tokens):
+            self.entries.pop(0)
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _crop(cache: Any, keep: int) -> None:
+    extra = cache.get_seq_length() - keep
+    if extra > 0:
+        cache.crop(-extra)  # negative: remove that many tokens from the end
+
+
+def _copy_prefix(cache: Any, keep: int) -> Any:
+    from transformers import DynamicCache
+
+    copy = DynamicCache()
+    for index, layer in enumerate(cache.layers):
+        copy.update(layer.keys[..., :keep, :].clone(), layer.values[..., :keep, :].clone(), index)
+    return copy
+
+
+def _reusable(cache: Any) -> bool:
+    """Whether a cache can be cropped and copied token-exactly (full-attention layers only)."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers: list[Any] = list(getattr(cache, "layers", None) or [])
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+
+def _cache_kwarg(model: Any) -> str:
+    """The name `generate` takes a cache under (``cache`` since transformers 5.x)."""
+    import inspect
+
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
 class LumosTransformersLLM(BaseLLM):
     r"""Lumos planner/grounder served by a local ``transformers`` causal LM.
 
@@ -293,8 +429,11 @@ class LumosTransformersLLM(BaseLLM):
     """``"float32"``, ``"float16"``, ``"bfloat16"`` or ``"auto"``; default float32 on CPU and
     float16 on GPU (the originals ran fp16)."""
     max_new_tokens: int = Field(default=512, ge=1)
-    use_slow_tokenizer: bool = False
-    """Use the slow (sentencepiece) tokenizer, as the original eval did."""
+    use_slow_tokenizer: bool | None = None
+    """Use the slow sentencepiece tokenizer, as the original eval did (``use_fast=False``).
+    None (default): slow when the checkpoint ships a sentencepiece ``tokenizer.model`` (the
+    released Llama-2-based ``ai2lumos/*`` checkpoints do) and ``sentencepiece`` is
+    installed, fast otherwise (SmolLM2, GGUF conversions)."""
     stop_at_newline: bool = True
     """Stop each sequence at its first generated newline and keep only the first line."""
     batch_window_ms: float = Field(default=5.0, ge=0.0)
@@ -308,6 +447,16 @@ class LumosTransformersLLM(BaseLLM):
     trust_remote_code: bool = False
     generation_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra keyword arguments for ``model.generate`` (e.g. ``min_new_tokens``)."""
+    prefix_cache_max_entries: int = Field(default=4, ge=0)
+    """Prefix KV-cache reuse: how many recent conversations keep their key/value cache
+    (0 disables reuse). A prompt that runs alone (not batched with others) reuses the
+    longest common token prefix with a cached entry and prefills only the rest; greedy
+    output is the same as without reuse. Batched prompts are not reused (padding would
+    misalign the caches; batching already amortises the prefill)."""
+    prefix_cache_max_tokens: int = Field(default=8192, ge=0)
+    """Most tokens cached over all entries. Memory per token is
+    ``2 * layers * kv_heads * head_dim * dtype bytes`` (SmolLM2-135M float32: 46 KB,
+    Llama-2-7B float16: 512 KB)."""
 
     total_load_count: ClassVar[int] = 0
     """Model loads by every instance of this class in this process."""
@@ -318,6 +467,8 @@ class LumosTransformersLLM(BaseLLM):
     _load_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _gen_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _batchers: Any = PrivateAttr(default_factory=weakref.WeakKeyDictionary)
+    _prefix_cache: _PrefixCache | None = PrivateAttr(default=None)
+    _stats: dict[str, int] = PrivateAttr(default_factory=lambda: dict.fromkeys(_STAT_KEYS, 0))
 
     @model_validator(mode="after")
     def _check_config(self) -> LumosTransformersLLM:
@@ -366,7 +517,7 @@ class LumosTransformersLLM(BaseLLM):
 
     @property
     def model(self) -> Any:
-        """The resident ``transformers`` model (loaded on first access)."""
+        """The resident ``transformers`` model (loaded on first access; in async code `aload` first)."""
         return self._ensure_loaded()[0]
 
     @property
@@ -384,6 +535,35 @@ class LumosTransformersLLM(BaseLLM):
             CheckpointNotFoundError: The checkpoint is not cached and cannot be downloaded.
         """
         self._ensure_loaded()
+        return self
+
+    @property
+    def prefix_cache_stats(self) -> dict[str, int]:
+        """Counters since construction (or `clear_prefix_cache`).
+
+        ``calls`` (prompts generated), ``prompt_tokens`` (their tokens),
+        ``prefilled_tokens`` (tokens actually run through the model before decoding),
+        ``reused_tokens`` (taken from the prefix cache), ``cache_hits``,
+        ``generated_tokens`` and ``cached_tokens`` (held now).
+        """
+        held = self._prefix_cache.tokens if self._prefix_cache is not None else 0
+        return {**self._stats, "cached_tokens": held}
+
+    def clear_prefix_cache(self) -> None:
+        """Drop every cached prefix (e.g. when a run ends) and reset the counters."""
+        with self._gen_lock:
+            if self._prefix_cache is not None:
+                self._prefix_cache.clear()
+            self._stats = dict.fromkeys(_STAT_KEYS, 0)
+
+    async def aload(self) -> LumosTransformersLLM:
+        """Load the model and tokenizer in a worker thread, off the event loop (idempotent).
+
+        Returns:
+            ``self``.
+        """
+        if self._model is None:
+            await asyncio.to_thread(self._ensure_loaded)
         return self
 
     def _offline(self) -> bool:
@@ -420,8 +600,8 @@ class LumosTransformersLLM(BaseLLM):
         return self._model, self._tokenizer
 
     def _load(self) -> tuple[Any, Any]:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        torch = _import_backend()
+        from transformers import AutoModelForCausalLM
 
         self.check_available()
         common: dict[str, Any] = {
@@ -440,9 +620,7 @@ class LumosTransformersLLM(BaseLLM):
         if self.device == "auto" and on_gpu:
             model_kwargs["device_map"] = "auto"
         try:
-            tokenizer = AutoTokenizer.from_pretrained(
-                self.tokenizer_id or self.model_id, use_fast=not self.use_slow_tokenizer, **common
-            )
+            tokenizer = self._load_tokenizer(common)
             model: Any = AutoModelForCausalLM.from_pretrained(self.model_id, **model_kwargs, **common)
         except OSError as exc:
             msg = (
@@ -457,6 +635,38 @@ class LumosTransformersLLM(BaseLLM):
         model.eval()
         _prepare_tokenizer(tokenizer)
         return model, tokenizer
+
+    def _wants_slow_tokenizer(self) -> bool:
+        if self.use_slow_tokenizer is not None:
+            return self.use_slow_tokenizer
+        source = self.tokenizer_id or self.model_id
+        if not _has_sentencepiece_model(source, self.cache_dir):
+            return False
+        if importlib.util.find_spec("sentencepiece") is None:
+            warnings.warn(
+                f"{source!r} ships a sentencepiece tokenizer.model; the original Lumos eval used "
+                "that slow tokenizer, but `sentencepiece` is not installed, so the fast one is "
+                "used (token ids may differ). `pip install sentencepiece` to match the original.",
+                stacklevel=3,
+            )
+            return False
+        return True
+
+    def _load_tokenizer(self, common: dict[str, Any]) -> Any:
+        """Load the tokenizer: slow sentencepiece (see `use_slow_tokenizer`) or fast."""
+        from transformers import AutoTokenizer
+
+        source = self.tokenizer_id or self.model_id
+        if not self._wants_slow_tokenizer():
+            return AutoTokenizer.from_pretrained(source, **common)
+        if importlib.util.find_spec("sentencepiece") is None:
+            msg = "use_slow_tokenizer=True needs the sentencepiece package: pip install sentencepiece"
+            raise ImportError(msg)
+        try:  # transformers 5: AutoTokenizer ignores use_fast; this is the sentencepiece class
+            from transformers.tokenization_utils_sentencepiece import SentencePieceBackend
+        except ImportError:  # transformers 4
+            return AutoTokenizer.from_pretrained(source, use_fast=False, **common)
+        return SentencePieceBackend.from_pretrained(source, legacy=True, **common)
 
     # ------------------------------------------------------------------ LangChain API
     @property
@@ -475,11 +685,17 @@ class LumosTransformersLLM(BaseLLM):
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = super()._get_ls_params(stop=stop, **kwargs)
-        params["ls_provider"] = "transformers"
-        params["ls_model_name"] = self.model_id
-        params["ls_max_tokens"] = kwargs.get("max_new_tokens", self.max_new_tokens)
-        params["ls_temperature"] = 0.0
+        # Built here, not by the base class: its `hasattr(self, "model")` would load the
+        # model, on the event loop in async code.
+        params = LangSmithParams(
+            ls_provider="transformers",
+            ls_model_name=self.model_id,
+            ls_model_type="llm",
+            ls_temperature=0.0,
+            ls_max_tokens=kwargs.get("max_new_tokens", self.max_new_tokens),
+        )
+        if stop:
+            params["ls_stop"] = stop
         return params
 
     def _generate(
@@ -501,6 +717,7 @@ class LumosTransformersLLM(BaseLLM):
         **kwargs: Any,
     ) -> LLMResult:
         gen_kwargs = self._merge_kwargs(kwargs)
+        await self.aload()  # loads (and imports torch) in a worker thread, off the loop
         batcher = self._batcher()
         futures = [batcher.submit(p, stop, gen_kwargs) for p in prompts]
         rows = await asyncio.gather(*futures)
@@ -535,6 +752,7 @@ class LumosTransformersLLM(BaseLLM):
                             "prompt_tokens": r.prompt_tokens,
                             "completion_tokens": r.completion_tokens,
                             "finish_reason": r.finish_reason,
+                            "cached_tokens": r.cached_tokens,
                         },
                     )
                 ]
@@ -568,11 +786,11 @@ class LumosTransformersLLM(BaseLLM):
     def _generate_chunk(
         self, prompts: list[str], stops: list[list[str] | None], gen_kwargs: dict[str, Any]
     ) -> list[_Row]:
-        import torch
-        from transformers import StoppingCriteriaList
-
         if not prompts:
             return []
+        torch = _import_backend()
+        from transformers import StoppingCriteriaList
+
         model, tokenizer = self._ensure_loaded()
         enc = tokenizer(list(prompts), padding="longest", return_tensors="pt", add_special_tokens=False)
         device = model.device
@@ -593,7 +811,17 @@ class LumosTransformersLLM(BaseLLM):
         kwargs.setdefault("pad_token_id", tokenizer.pad_token_id)
         if eos_ids:
             kwargs.setdefault("eos_token_id", eos_ids)
+        prompt_counts = [int(n) for n in attention_mask.sum(dim=1).tolist()]
         with self._gen_lock, torch.inference_mode():
+            reused, cache = 0, None
+            if self._may_reuse(model, len(prompts), kwargs):
+                store = self._store()
+                cache, reused = store.take(input_ids[0].tolist())
+                if cache is None:
+                    from transformers import DynamicCache
+
+                    cache = DynamicCache(config=model.config)
+                kwargs[_cache_kwarg(model)] = cache
             output = model.generate(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
@@ -602,8 +830,16 @@ class LumosTransformersLLM(BaseLLM):
                 stopping_criteria=StoppingCriteriaList([criteria, *extra_criteria]),
                 **kwargs,
             )
+            if cache is not None and _reusable(cache):
+                held = min(cache.get_seq_length(), output.shape[1])
+                _crop(cache, held)
+                self._store().put(output[0, :held].tolist(), cache, prompt_len)
+            self._stats["calls"] += len(prompts)
+            self._stats["prompt_tokens"] += sum(prompt_counts)
+            self._stats["prefilled_tokens"] += sum(prompt_counts) - reused
+            self._stats["reused_tokens"] += reused
+            self._stats["cache_hits"] += int(reused > 0)
         new_tokens = output[:, prompt_len:].tolist()
-        prompt_counts = attention_mask.sum(dim=1).tolist()
         rows = []
         for i, ids in enumerate(new_tokens):
             n_gen = criteria.finished_at[i] or len(ids)
@@ -611,14 +847,54 @@ class LumosTransformersLLM(BaseLLM):
             text = _decode_completion(tokenizer, enc["input_ids"][i].tolist(), gen_ids)
             reason = criteria.reasons[i] or "length"
             text = self._cut(text, stops[i])
-            rows.append(_Row(text, int(prompt_counts[i]), n_gen, reason))
+            rows.append(_Row(text, prompt_counts[i], n_gen, reason, reused if i == 0 else 0))
+        self._stats["generated_tokens"] += sum(r.completion_tokens for r in rows)
         return rows
+
+    def _may_reuse(self, model: Any, n_prompts: int, kwargs: dict[str, Any]) -> bool:
+        """Prefix reuse applies to a prompt running alone, with the default dynamic cache."""
+        if n_prompts != 1 or self.prefix_cache_max_entries < 1 or self.prefix_cache_max_tokens < 1:
+            return False
+        if any(k in kwargs for k in ("cache", "past_key_values", "cache_implementation")):
+            return False
+        config = getattr(model, "generation_config", None)
+        return getattr(config, "cache_implementation", None) is None
+
+    def _store(self) -> _PrefixCache:
+        if self._prefix_cache is None:
+            self._prefix_cache = _PrefixCache(self.prefix_cache_max_entries, self.prefix_cache_max_tokens)
+        store = self._prefix_cache
+        store.max_entries = self.prefix_cache_max_entries  # fields may change after construction
+        store.max_tokens = self.prefix_cache_max_tokens
+        return store
 
     def _cut(self, text: str, stop: list[str] | None) -> str:
         cuts = [*(stop or []), *(["\n"] if self.stop_at_newline else [])]
         positions = [text.find(s) for s in cuts if s]
         positions = [p for p in positions if p >= 0]
         return text[: min(positions)] if positions else text
+
+
+def _has_sentencepiece_model(source: str, cache_dir: str | None) -> bool:
+    """Whether a checkpoint ships ``tokenizer.model``.
+
+    A local directory or a cached Hub snapshot is looked at; a Hub id not cached yet is
+    assumed to ship one when it is a released ``ai2lumos/*`` checkpoint (Llama-2 based).
+    """
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return (path / "tokenizer.model").is_file()
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(source, "tokenizer.model", cache_dir=cache_dir)
+    except ValueError:  # not a valid repo id
+        return False
+    if isinstance(found, str):
+        return True
+    if is_checkpoint_cached(source, cache_dir):  # a cached snapshot without the file
+        return False
+    return source.startswith("ai2lumos/")
 
 
 def _prepare_tokenizer(tokenizer: Any) -> None:

@@ -1,9 +1,17 @@
 """LangChain tools for every Lumos action, offline by default.
 
-Toolkits by domain: `complex_qa_tools` (KnowledgeQuery, ParagraphRetrieve, QA,
-Calculator, Code), `maths_tools` (Calculator, SetEquation, SolveEquation, Count,
-SolveInequality, Define, Code), `web_agent_tools` (CLICK, TYPE, SELECT) and
-`webshop_tools` (Search, FeatureRetrieve, Pick, Click). `get_tools(domain, ...)` picks one.
+Toolkits by domain: `complex_qa_tools` (KnowledgeQuery, ParagraphRetrieve, QA, Calculator,
+Code), `maths_tools` (Calculator, SetEquation, SolveEquation, Count, SolveInequality, Define,
+Code), `web_agent_tools` (CLICK, TYPE, SELECT) and `webshop_tools` (Search, FeatureRetrieve,
+Pick, Click). `get_tools(domain, ...)` picks one.
+
+Modules: `complex_qa` (the complex-QA tools), `maths` (the maths actions), `calculator`
+(the one Calculator), `expressions` (maths notation, parsing, bounds, formatting), `code`
+(the Code sandbox), `web` and `webshop` (environment interfaces and their tools), `search`
+(knowledge backends), `corpus` (BM25 corpora), `fetch` (checked HTTP fetching), `url_policy`
+(which URLs may be fetched), `ranking` (passage rankers), `worker` (deadlines for CPU-heavy
+work). Test doubles and demo environments (an in-memory shop, static web pages) live in
+`langchain_lumos.testing`.
 """
 
 from __future__ import annotations
@@ -12,35 +20,47 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 
+from langchain_lumos.domains import Domain, get_domain
+from langchain_lumos.tools.calculator import CalculatorTool
 from langchain_lumos.tools.code import CodeTool, run_code
 from langchain_lumos.tools.complex_qa import (
-    CalculatorTool,
-    CorpusBackend,
-    DuckDuckGoBackend,
     KnowledgeQueryTool,
     ParagraphRetrieveTool,
     QATool,
-    WikipediaBackend,
     complex_qa_tools,
 )
-from langchain_lumos.tools.corpus import Corpus, RetrieverBackend, WikiCorpus
+from langchain_lumos.tools.corpus import Corpus, WikiCorpus
 from langchain_lumos.tools.maths import maths_tools
-from langchain_lumos.tools.web import StaticWebEnvironment, WebEnvironment, web_agent_tools
-from langchain_lumos.tools.webshop import InMemoryShop, ShopEnvironment, webshop_tools
+from langchain_lumos.tools.ranking import BM25Ranker, CrossEncoderRanker, EmbeddingsRanker, Ranker
+from langchain_lumos.tools.search import (
+    CorpusBackend,
+    DuckDuckGoBackend,
+    KnowledgeBackend,
+    RetrieverBackend,
+    WikipediaBackend,
+)
+from langchain_lumos.tools.url_policy import UrlPolicy
+from langchain_lumos.tools.web import CallableWebEnvironment, WebEnvironment, web_agent_tools
+from langchain_lumos.tools.webshop import ShopEnvironment, webshop_tools
 
 __all__ = [
+    "BM25Ranker",
     "CalculatorTool",
+    "CallableWebEnvironment",
     "CodeTool",
     "Corpus",
     "CorpusBackend",
+    "CrossEncoderRanker",
     "DuckDuckGoBackend",
-    "InMemoryShop",
+    "EmbeddingsRanker",
+    "KnowledgeBackend",
     "KnowledgeQueryTool",
     "ParagraphRetrieveTool",
     "QATool",
+    "Ranker",
     "RetrieverBackend",
     "ShopEnvironment",
-    "StaticWebEnvironment",
+    "UrlPolicy",
     "WebEnvironment",
     "WikiCorpus",
     "WikipediaBackend",
@@ -53,25 +73,15 @@ __all__ = [
 ]
 
 
-def get_tools(domain: str, **kwargs: Any) -> list[BaseTool]:
-    """The toolkit of a Lumos domain.
+def get_tools(domain: str | Domain, **kwargs: Any) -> list[BaseTool]:
+    """The toolkit of a Lumos domain or dataset (`get_domain(domain).create_tools(**kwargs)`).
 
     Args:
-        domain: `complex_qa` (needs `llm=` for QA), `maths`, `web_agent` or `webshop`
-            (needs `env=`).
+        domain: A registered domain or dataset name, or a `Domain`: `complex_qa` (needs
+            `llm=` for QA), `maths`, `web_agent` or `webshop` (needs `env=`).
         **kwargs: Passed to the domain's factory.
 
     Raises:
-        ValueError: For an unknown domain.
+        ValueError: For an unknown domain or one without a toolkit.
     """
-    if domain == "complex_qa":
-        return complex_qa_tools(**kwargs)
-    if domain == "maths":
-        return maths_tools(**kwargs)
-    if domain == "web_agent":
-        return web_agent_tools(**kwargs)
-    if domain == "webshop":
-        env = kwargs.pop("env")
-        return webshop_tools(env, **kwargs)
-    msg = f"No toolkit for domain {domain!r}; expected complex_qa, maths, web_agent or webshop."
-    raise ValueError(msg)
+    return get_domain(domain).create_tools(**kwargs)

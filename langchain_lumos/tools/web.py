@@ -1,4 +1,4 @@
-"""Lumos web-agent toolkit (Mind2Web style): ``CLICK``, ``TYPE`` and ``SELECT``.
+"""Lumos web-agent toolkit (Mind2Web style): `CLICK`, `TYPE` and `SELECT`.
 
 The web page is an environment *handle* threaded through Lumos variables::
 
@@ -6,19 +6,19 @@ The web page is an environment *handle* threaded through Lumos variables::
     R2 = TYPE(R1, QUERY: Type Atlanta as the departure location, TEXT: Atlanta)
     R3 = SELECT(R2, QUERY: Choose the number of nights, TEXT: 6 nights)
 
-The user stores the initial handle as the variable ``Env``. Each tool ranks the handle's
-candidate elements against the query (default :class:`~langchain_lumos.tools._ranking.BM25Ranker`;
-any object with ``rank(query, passages, k) -> list[int]`` fits, e.g. a
-:class:`~langchain_lumos.tools._ranking.CrossEncoderRanker` over the MindAct DeBERTa checkpoint),
-performs the operation on the top-1 element and returns the new handle. ``str(handle)`` is the
-Mind2Web action repr, e.g. ``"[button] Search -> CLICK"`` or ``"[textbox] From -> TYPE: Atlanta"``,
+The user stores the initial handle as the variable `Env`. Each tool ranks the handle's
+candidate elements against the query (default `langchain_lumos.tools.ranking.BM25Ranker`;
+any object with `rank(query, passages, k) -> list[int]` fits, e.g. a
+`langchain_lumos.tools.ranking.CrossEncoderRanker` over the MindAct DeBERTa checkpoint),
+performs the operation on the top-1 element and returns the new handle. `str(handle)` is the
+Mind2Web action repr, e.g. `"[button] Search -> CLICK"` or `"[textbox] From -> TYPE: Atlanta"`,
 so observations read well.
 
 Environments:
 
-* :class:`StaticWebEnvironment`: in-memory pages and a transition table (tests, examples,
-  offline replays of Mind2Web candidate lists).
-* :class:`CallableWebEnvironment`: wraps user callables, e.g. a Playwright page: one callable
+* `langchain_lumos.testing.web.StaticWebEnvironment`: in-memory pages and a transition table
+  (tests, examples, offline replays of Mind2Web candidate lists).
+* `CallableWebEnvironment`: wraps user callables, e.g. a Playwright page: one callable
   lists the current page's element strings, another performs an operation.
 """
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,13 +35,13 @@ from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackMan
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
-from langchain_lumos.tools._ranking import BM25Ranker, Ranker
+from langchain_lumos.tools.ranking import BM25Ranker, Ranker
 
 __all__ = [
+    "WEB_OPS",
     "CallableWebEnvironment",
     "ClickTool",
     "SelectTool",
-    "StaticWebEnvironment",
     "TypeTool",
     "WebAction",
     "WebEnvironment",
@@ -50,7 +50,8 @@ __all__ = [
 ]
 
 WebOp = Literal["CLICK", "TYPE", "SELECT"]
-_OPS: tuple[str, ...] = ("CLICK", "TYPE", "SELECT")
+WEB_OPS: tuple[str, ...] = ("CLICK", "TYPE", "SELECT")
+"""The web operations, in Mind2Web order."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,9 @@ class WebAction:
     """One performed operation.
 
     Attributes:
-        op: ``"CLICK"``, ``"TYPE"`` or ``"SELECT"``.
+        op: `"CLICK"`, `"TYPE"` or `"SELECT"`.
         element: The chosen candidate element string.
-        value: The typed text or selected option (``None`` for ``CLICK``).
+        value: The typed text or selected option (`None` for `CLICK`).
     """
 
     op: str
@@ -68,7 +69,7 @@ class WebAction:
     value: str | None = None
 
     def __str__(self) -> str:
-        """Mind2Web action repr: ``"<element> -> OP"`` or ``"<element> -> OP: value"``."""
+        """Mind2Web action repr: `"<element> -> OP"` or `"<element> -> OP: value"`."""
         suffix = f": {self.value}" if self.value is not None and self.op != "CLICK" else ""
         return f"{' '.join(self.element.split())} -> {self.op}{suffix}"
 
@@ -76,8 +77,8 @@ class WebAction:
 class WebEnvironment(ABC):
     """A web page state: candidate elements and the operations that lead to the next state.
 
-    Handles are treated as immutable values: :meth:`act` returns the *next* handle, so Lumos
-    variables keep earlier states (``R1``, ``R2``...).
+    Handles are treated as immutable values: `act` returns the *next* handle, so Lumos
+    variables keep earlier states (`R1`, `R2`...).
     """
 
     history: tuple[WebAction, ...] = ()
@@ -85,23 +86,23 @@ class WebEnvironment(ABC):
 
     @property
     def last_action(self) -> WebAction | None:
-        """The operation that led to this state (``None`` for the initial state)."""
+        """The operation that led to this state (`None` for the initial state)."""
         return self.history[-1] if self.history else None
 
     @abstractmethod
     def candidates(self) -> list[str]:
-        """The candidate element strings of the current page (e.g. ``"[button] Search"``)."""
+        """The candidate element strings of the current page (e.g. `"[button] Search"`)."""
 
     @abstractmethod
     def act(self, op: WebOp, element: str, value: str | None = None) -> WebEnvironment:
-        """Perform ``op`` on ``element`` (one of :meth:`candidates`) and return the new state."""
+        """Perform `op` on `element` (one of `candidates`) and return the new state."""
 
     async def acandidates(self) -> list[str]:
-        """Async :meth:`candidates`; by default runs the sync method in a thread."""
+        """Async `candidates`; by default runs the sync method in a thread."""
         return await asyncio.get_running_loop().run_in_executor(None, self.candidates)
 
     async def aact(self, op: WebOp, element: str, value: str | None = None) -> WebEnvironment:
-        """Async :meth:`act`; by default runs the sync method in a thread."""
+        """Async `act`; by default runs the sync method in a thread."""
         return await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(self.act, op, element, value)
         )
@@ -109,65 +110,6 @@ class WebEnvironment(ABC):
     def __str__(self) -> str:
         last = self.last_action
         return str(last) if last is not None else f"{type(self).__name__}(initial page)"
-
-
-class StaticWebEnvironment(WebEnvironment):
-    """In-memory pages with a transition table.
-
-    Example:
-        >>> home = StaticWebEnvironment(
-        ...     ["[link] Flights", "[link] Cruises"],
-        ...     transitions={"[link] Cruises": ["[combobox] Destination", "[button] Search"]},
-        ... )
-        >>> page = home.act("CLICK", "[link] Cruises")
-        >>> str(page), page.candidates()
-        ('[link] Cruises -> CLICK', ['[combobox] Destination', '[button] Search'])
-
-    Args:
-        candidates: The element strings of the current page.
-        transitions: Next page per ``(op, element)`` key or per ``element`` key (any op): a list
-            of element strings or another :class:`StaticWebEnvironment` (whose own transitions
-            are then used). Missing keys keep the same page. The table is shared by the states
-            derived from this one.
-        history: Operations already performed.
-    """
-
-    def __init__(
-        self,
-        candidates: Sequence[str],
-        transitions: Mapping[tuple[str, str] | str, Sequence[str] | StaticWebEnvironment] | None = None,
-        *,
-        history: Sequence[WebAction] = (),
-    ) -> None:
-        if isinstance(candidates, str) or not all(isinstance(c, str) for c in candidates):
-            msg = "candidates must be a sequence of element strings."
-            raise TypeError(msg)
-        self._candidates = list(candidates)
-        self.transitions: Mapping[Any, Sequence[str] | StaticWebEnvironment] = dict(transitions or {})
-        self.history = tuple(history)
-
-    def candidates(self) -> list[str]:
-        """The current page's element strings."""
-        return list(self._candidates)
-
-    def act(self, op: WebOp, element: str, value: str | None = None) -> StaticWebEnvironment:
-        """Record the operation and move to the page the transition table gives."""
-        if op not in _OPS:
-            msg = f"Unknown web operation {op!r}; expected one of {_OPS}."
-            raise ValueError(msg)
-        if element not in self._candidates:
-            msg = f"{element!r} is not an element of the current page."
-            raise ValueError(msg)
-        action = WebAction(op, element, value)
-        nxt = self.transitions.get((op, element), self.transitions.get(element))
-        history = (*self.history, action)
-        if isinstance(nxt, StaticWebEnvironment):
-            return StaticWebEnvironment(nxt.candidates(), nxt.transitions, history=history)
-        page = self._candidates if nxt is None else list(nxt)
-        return StaticWebEnvironment(page, self.transitions, history=history)
-
-    def __repr__(self) -> str:
-        return f"StaticWebEnvironment({len(self._candidates)} candidates, {len(self.history)} actions)"
 
 
 class CallableWebEnvironment(WebEnvironment):
@@ -194,15 +136,15 @@ class CallableWebEnvironment(WebEnvironment):
 
         env = CallableWebEnvironment(elements, perform)
 
-    The callables act on the live page, so every handle reads the *current* page; ``history``
+    The callables act on the live page, so every handle reads the *current* page; `history`
     still records which operations led to each handle.
 
     Args:
         get_candidates: Returns the current page's element strings.
-        perform: Performs ``(op, element, value)``; its return value is ignored unless it is a
-            :class:`WebEnvironment`, which then becomes the next handle.
-        aget_candidates: Optional async version of ``get_candidates``.
-        aperform: Optional async version of ``perform``.
+        perform: Performs `(op, element, value)`; its return value is ignored unless it is a
+            `WebEnvironment`, which then becomes the next handle.
+        aget_candidates: Optional async version of `get_candidates`.
+        aperform: Optional async version of `perform`.
         history: Operations already performed.
     """
 
@@ -240,17 +182,17 @@ class CallableWebEnvironment(WebEnvironment):
         return [str(c) for c in self.get_candidates()]
 
     def act(self, op: WebOp, element: str, value: str | None = None) -> WebEnvironment:
-        """Perform the operation through ``perform``."""
+        """Perform the operation through `perform`."""
         return self._next(WebAction(op, element, value), self.perform(op, element, value))
 
     async def acandidates(self) -> list[str]:
-        """Uses ``aget_candidates`` when given, else the sync callable in a thread."""
+        """Uses `aget_candidates` when given, else the sync callable in a thread."""
         if self.aget_candidates is None:
             return await super().acandidates()
         return [str(c) for c in await self.aget_candidates()]
 
     async def aact(self, op: WebOp, element: str, value: str | None = None) -> WebEnvironment:
-        """Uses ``aperform`` when given, else the sync callable in a thread."""
+        """Uses `aperform` when given, else the sync callable in a thread."""
         if self.aperform is None:
             return await super().aact(op, element, value)
         result = await self.aperform(op, element, value)
@@ -266,14 +208,14 @@ class CallableWebEnvironment(WebEnvironment):
 
 
 class ClickInput(BaseModel):
-    """Arguments of ``CLICK(Env, QUERY)``."""
+    """Arguments of `CLICK(Env, QUERY)`."""
 
     env: Any = Field(description="The web environment handle (the variable Env or a result).")
     query: str = Field(description="What to click, in natural language.")
 
 
 class TypeInput(BaseModel):
-    """Arguments of ``TYPE(Env, QUERY, TEXT)``."""
+    """Arguments of `TYPE(Env, QUERY, TEXT)`."""
 
     env: Any = Field(description="The web environment handle (the variable Env or a result).")
     query: str = Field(description="Which field to type into, in natural language.")
@@ -281,7 +223,7 @@ class TypeInput(BaseModel):
 
 
 class SelectInput(BaseModel):
-    """Arguments of ``SELECT(Env, QUERY, TEXT)``."""
+    """Arguments of `SELECT(Env, QUERY, TEXT)`."""
 
     env: Any = Field(description="The web environment handle (the variable Env or a result).")
     query: str = Field(description="Which selection box to use, in natural language.")
@@ -292,6 +234,8 @@ def _as_environment(env: Any) -> WebEnvironment:
     if isinstance(env, WebEnvironment):
         return env
     if isinstance(env, (list, tuple)) and env and all(isinstance(c, str) for c in env):
+        from langchain_lumos.testing.web import StaticWebEnvironment  # a plain candidate list
+
         return StaticWebEnvironment(env)
     msg = (
         "The first argument must be a web environment handle (the variable Env or the result "
@@ -307,9 +251,9 @@ class _WebActionTool(BaseTool):
     metadata: dict[str, Any] | None = Field(default_factory=lambda: {"lumos_sequential": True})
     """A live page is shared state: actions run in plan order."""
     ranker: Any = None
-    """A :class:`~langchain_lumos.tools._ranking.Ranker`; ``None`` means ``BM25Ranker()``."""
+    """A `langchain_lumos.tools.ranking.Ranker`; `None` means `BM25Ranker()`."""
     mindact_query_format: bool = False
-    """Rank with the MindAct query ``"task is: {query}\\nPrevious actions: {last 3}"`` (set it
+    """Rank with the MindAct query `"task is: {query}\\nPrevious actions: {last 3}"` (set it
     for the MindAct cross-encoder); the default ranks with the query text alone."""
 
     _op: str = "CLICK"
@@ -394,9 +338,10 @@ class _WebActionTool(BaseTool):
 
 
 class ClickTool(_WebActionTool):
-    """Mind2Web ``CLICK(Env, QUERY: ...)``: click the best-matching element.
+    """Mind2Web `CLICK(Env, QUERY: ...)`: click the best-matching element.
 
     Example:
+        >>> from langchain_lumos.testing.web import StaticWebEnvironment
         >>> env = StaticWebEnvironment(["[link] Flights", "[button] Search"])
         >>> str(ClickTool().invoke({"env": env, "query": "Search"}))
         '[button] Search -> CLICK'
@@ -409,7 +354,7 @@ class ClickTool(_WebActionTool):
 
 
 class TypeTool(_WebActionTool):
-    """Mind2Web ``TYPE(Env, QUERY: ..., TEXT: ...)``: type into the best-matching element."""
+    """Mind2Web `TYPE(Env, QUERY: ..., TEXT: ...)`: type into the best-matching element."""
 
     name: str = "TYPE"
     description: str = "Type Text into the relevant html region in Env according to Query."
@@ -418,10 +363,10 @@ class TypeTool(_WebActionTool):
 
 
 class SelectTool(_WebActionTool):
-    """Mind2Web ``SELECT(Env, QUERY: ..., TEXT: ...)``: pick an option of a selection box.
+    """Mind2Web `SELECT(Env, QUERY: ..., TEXT: ...)`: pick an option of a selection box.
 
-    The ranking query gets the original suffix ``" The option contents should be close to
-    '{text}'."``.
+    The ranking query gets the original suffix
+    `" The option contents should be close to '{text}'."`.
     """
 
     name: str = "SELECT"
@@ -431,11 +376,11 @@ class SelectTool(_WebActionTool):
 
 
 def web_agent_tools(*, ranker: Ranker | None = None, mindact_query_format: bool = False) -> list[BaseTool]:
-    """The Lumos web-agent action set: ``CLICK``, ``TYPE``, ``SELECT``.
+    """The Lumos web-agent action set: `CLICK`, `TYPE`, `SELECT`.
 
     Args:
-        ranker: Element ranker shared by the three tools (default ``BM25Ranker()``).
-        mindact_query_format: Rank with the MindAct ``task is: ...`` query format.
+        ranker: Element ranker shared by the three tools (default `BM25Ranker()`).
+        mindact_query_format: Rank with the MindAct `task is: ...` query format.
 
     Returns:
         The three tools.

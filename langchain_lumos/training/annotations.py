@@ -23,6 +23,7 @@ from typing import Any
 
 from typing_extensions import NotRequired, TypedDict
 
+from langchain_lumos.domains import DOMAINS
 from langchain_lumos.errors import LumosError
 from langchain_lumos.prompts import Turn
 
@@ -40,8 +41,8 @@ __all__ = [
     "write_raw_annotations",
 ]
 
-DATASET_IDS = ("complex_qa", "maths", "web_agent", "multimodal")
-"""The `dataset` values of the released Lumos training sets."""
+DATASET_IDS = tuple(name for name, domain in DOMAINS.items() if domain.training_data)
+"""The `dataset` values of the released Lumos training sets (domains with `training_data`)."""
 
 PathLike = str | os.PathLike[str]
 

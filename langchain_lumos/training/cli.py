@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from langchain_lumos.domains import list_domains
 from langchain_lumos.training.annotations import (
     AnnotationError,
     read_raw_annotations,
@@ -74,11 +75,7 @@ def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
         "exactly as the original data/process_for_train.py did.",
     )
     p.add_argument("--input", required=True, help="raw annotations (JSON Lines or a JSON array)")
-    p.add_argument(
-        "--domain",
-        required=True,
-        choices=["complex_qa", "maths", "web_agent", "multimodal", "webshop"],
-    )
+    p.add_argument("--domain", required=True, choices=list_domains(), help="a registered Lumos domain")
     p.add_argument("--formulation", default="iterative", choices=["iterative", "onetime"])
     p.add_argument("--module", required=True, choices=["plan", "ground"])
     p.add_argument("--output", required=True, help="unified JSONL file to write")

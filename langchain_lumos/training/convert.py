@@ -43,8 +43,9 @@ import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
+from langchain_lumos.domains import Domain, get_domain
+from langchain_lumos.parsing import closing_paren
 from langchain_lumos.prompts import (
-    DOMAINS,
     FEEDBACK_ALREADY,
     FEEDBACK_RESULT,
     GROUND_INSTRUCTION,
@@ -57,13 +58,11 @@ from langchain_lumos.prompts import (
     QA_RESULT,
     QA_RESULTS,
     STOP_PLANNING,
-    Domain,
     Turn,
 )
 from langchain_lumos.training.annotations import AnnotationRecord, validate_messages
 
 __all__ = [
-    "DOMAIN_IDS",
     "AnnotatedAction",
     "ConversionResult",
     "ConversionSkipped",
@@ -81,9 +80,6 @@ __all__ = [
 
 Formulation = Literal["iterative", "onetime"]
 Module = Literal["plan", "ground"]
-
-DOMAIN_IDS = ("complex_qa", "maths", "web_agent", "multimodal")
-"""Domains of the released training data (`multimodal` has no published grounding interface)."""
 
 _SHOULD_STOP = ". Should we stop planning?"
 _FEEDBACK_HEAD = FEEDBACK_RESULT.split("{result}")[0]  # "The executed result for Subgoal {index} is "
@@ -151,20 +147,13 @@ def parse_subgoal_plan(subgoal_plan: str) -> tuple[list[str], list[list[str]]]:
 def _close_of(line: str, open_at: int) -> int:
     """Index where the parenthesis depth first returns to 0, scanning from `open_at`.
 
-    Mirrors the original scan exactly, including its Python slice semantics when no `(`
-    was found (`open_at == -1` scans only the last character).
+    Mirrors the original scan: without a `(` (`open_at == -1`) it gives `-1`, and an
+    unbalanced `(` gives the last index of the line.
     """
-    depth = 0
-    pos = open_at - 1
-    for ch in line[open_at:]:
-        pos += 1
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if depth == 0:
-            break
-    return pos
+    if open_at < 0:
+        return open_at
+    close_at = closing_paren(line, open_at)
+    return len(line) - 1 if close_at is None else close_at
 
 
 def parse_annotated_action(line: str, *, web: bool = False) -> AnnotatedAction:
@@ -205,30 +194,19 @@ def parse_annotated_action(line: str, *, web: bool = False) -> AnnotatedAction:
 # ---------------------------------------------------------------------------------------
 
 
-def _resolve(domain: str | Domain) -> tuple[str, Domain | None]:
-    if isinstance(domain, Domain):
-        return domain.name, domain
-    if domain in DOMAINS:
-        return domain, DOMAINS[domain]
-    if domain == "multimodal":
-        return domain, None
-    msg = f"Unknown domain {domain!r}; expected one of {sorted({*DOMAIN_IDS, *DOMAINS})} or a Domain."
-    raise ValueError(msg)
+def _is_web(profile: Domain) -> bool:
+    return profile.feedback == "already"
 
 
-def _is_web(name: str, profile: Domain | None) -> bool:
-    return name == "web_agent" or (profile is not None and profile.feedback == "already")
-
-
-def _grounding_profile(domain: str | Domain) -> tuple[str, Domain]:
-    name, profile = _resolve(domain)
-    if profile is None:
+def _grounding_profile(domain: str | Domain) -> Domain:
+    profile = get_domain(domain)
+    if not profile.interface:
         msg = (
-            f"No grounding interface is known for domain {name!r} (the released conversion "
-            "has none); pass a langchain_lumos.prompts.Domain with its interface text."
+            f"No grounding interface is known for domain {profile.name!r} (the released conversion "
+            "has none); pass a langchain_lumos.domains.Domain with its interface text."
         )
         raise ValueError(msg)
-    return name, profile
+    return profile
 
 
 def _fields(raw: Mapping[str, Any]) -> tuple[str, str]:
@@ -296,7 +274,7 @@ def plan_dialogue(
     Raises:
         ConversionSkipped: If the original conversion drops this record.
     """
-    name, profile = _resolve(domain)
+    profile = get_domain(domain)
     task, plan = _fields(raw)
     subgoals, actions = parse_subgoal_plan(plan)
     turns: list[Turn] = [Turn(role="user", content=PLAN_INSTRUCTION + PLAN_TASK.format(task=task))]
@@ -305,7 +283,7 @@ def plan_dialogue(
         return turns
     _check_formulation(formulation)
     carry = carry if carry is not None else VariableCarry()
-    web = _is_web(name, profile)
+    web = _is_web(profile)
     for j, (subgoal, lines) in enumerate(zip(subgoals, actions, strict=True)):
         if not lines:
             msg = f"subgoal {j + 1} has no actions"
@@ -344,10 +322,10 @@ def ground_dialogue(
         ConversionSkipped: If the original conversion drops this record.
         ValueError: If the domain has no grounding interface (`multimodal`).
     """
-    name, profile = _grounding_profile(domain)
+    profile = _grounding_profile(domain)
     task, plan = _fields(raw)
     subgoals, actions = parse_subgoal_plan(plan)
-    web = _is_web(name, profile)
+    web = _is_web(profile)
     head = GROUND_INSTRUCTION + profile.interface + GROUND_TASK.format(task=task)
     if formulation == "onetime":
         targets = [parse_annotated_action(a, web=web).target for lines in actions for a in lines]
@@ -408,7 +386,7 @@ def convert_annotations(
     if module not in ("plan", "ground"):
         msg = f"module must be 'plan' or 'ground', got {module!r}"
         raise ValueError(msg)
-    name, _ = _grounding_profile(domain) if module == "ground" else _resolve(domain)
+    name = (_grounding_profile(domain) if module == "ground" else get_domain(domain)).name
     build = plan_dialogue if module == "plan" else ground_dialogue
     dataset = dataset or name
     carry = VariableCarry()

@@ -1,4 +1,4 @@
-"""Scripted models and tiny real tools for tests."""
+"""Tiny real tools for tests (scripted models: `langchain_lumos.testing`)."""
 
 from __future__ import annotations
 
@@ -7,41 +7,7 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseLLM
-from langchain_core.outputs import Generation, LLMResult
 from langchain_core.tools import BaseTool, tool
-from pydantic import Field
-
-
-class ScriptedLLM(BaseLLM):
-    """Returns fixed outputs in order and records every prompt it was sent."""
-
-    responses: list[str]
-    prompts: list[str] = Field(default_factory=list)
-    stops: list[Any] = Field(default_factory=list)
-    i: int = 0
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted"
-
-    def _generate(
-        self,
-        prompts: list[str],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> LLMResult:
-        out = []
-        for prompt in prompts:
-            self.prompts.append(prompt)
-            self.stops.append(stop)
-            text = self.responses[self.i % len(self.responses)]
-            self.i += 1
-            out.append([Generation(text=text)])
-        return LLMResult(generations=out)
-
 
 _OPS = {
     ast.Add: operator.add,

@@ -1,12 +1,13 @@
-"""The WebShop 2-shot prompts equal what the original evaluation script built."""
+"""The WebShop 2-shot prompts equal what the original evaluation script built; small-model profile."""
 
 from __future__ import annotations
 
 import json
 from importlib import resources
 
-from langchain_lumos.fewshot import COMPLEX_QA_FEWSHOT, WEBSHOP_FEWSHOT, with_fewshot
-from langchain_lumos.prompts import COMPLEX_QA, WEBSHOP, ground_request, plan_request, render_prompt
+from langchain_lumos.domains import COMPLEX_QA, MATHS, WEBSHOP, get_domain
+from langchain_lumos.fewshot import COMPLEX_QA_FEWSHOT, MATHS_FEWSHOT, with_fewshot
+from langchain_lumos.prompts import ground_request, plan_request, render_prompt
 
 PLAN_PREFIX = "Please provide a reasonable subgoal-based plan to solve the given task.\n"
 GROUND_PREFIX = (
@@ -74,18 +75,35 @@ def test_webshop_two_shot_prompts_are_byte_exact() -> None:
     task = "i need a red cotton t-shirt in size small, and price lower than 30.00 dollars"
     subgoal = "Subgoal 1: Search two relevant items and the product names according to the instruction."
     plan_expected, ground_expected = _original_prompts(task, subgoal)
-    plan = render_prompt([plan_request(task)], exemplars=WEBSHOP_FEWSHOT.plan_exemplars)
+    # The domain by name always carries the original's two exemplars.
+    webshop = get_domain("webshop")
+    plan = render_prompt([plan_request(task)], exemplars=webshop.plan_exemplars)
     ground = render_prompt(
-        [ground_request(WEBSHOP, task, subgoal)],
-        exemplars=WEBSHOP_FEWSHOT.ground_exemplars,
-        assistant_prefix=WEBSHOP_FEWSHOT.ground_prefix,
+        [ground_request(webshop, task, subgoal)],
+        exemplars=webshop.ground_exemplars,
+        assistant_prefix=webshop.ground_prefix,
     )
     assert plan == plan_expected
     assert ground == ground_expected
     assert "R13 = Click(buy now)." in ground
 
 
-def test_with_fewshot() -> None:
-    assert with_fewshot(COMPLEX_QA) is COMPLEX_QA_FEWSHOT
-    assert with_fewshot(WEBSHOP) is WEBSHOP_FEWSHOT
+def test_webshop_by_name_is_not_the_239_character_prompt() -> None:
+    plan = render_prompt([plan_request("x")], exemplars=get_domain("webshop").plan_exemplars)
+    assert len(plan) > 2000
+    assert get_domain("webshop") is WEBSHOP
+    assert not WEBSHOP.loose_stop
+
+
+def test_with_fewshot_is_the_small_model_profile() -> None:
+    assert with_fewshot(COMPLEX_QA) == COMPLEX_QA_FEWSHOT
+    assert with_fewshot(MATHS) == MATHS_FEWSHOT
     assert COMPLEX_QA_FEWSHOT.plan_exemplars[0][-1]["content"] == "Yes, I will stop planning."
+    assert not COMPLEX_QA.loose_stop and COMPLEX_QA_FEWSHOT.loose_stop
+    # WebShop keeps its own original exemplars and gets the loose stop rules.
+    small_shop = with_fewshot(WEBSHOP)
+    assert small_shop.plan_exemplars == WEBSHOP.plan_exemplars and small_shop.loose_stop
+    # A dataset specialisation survives.
+    svamp = with_fewshot(get_domain("svamp"))
+    assert svamp.max_subgoals == 2 and svamp.dataset is not None and svamp.dataset.name == "svamp"
+    assert svamp.plan_exemplars == MATHS_FEWSHOT.plan_exemplars

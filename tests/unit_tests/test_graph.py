@@ -15,15 +15,16 @@ from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
 from langchain_lumos import LumosContext, create_lumos_agent
+from langchain_lumos.domains import COMPLEX_QA, get_domain
 from langchain_lumos.prompts import (
-    COMPLEX_QA,
     ground_followup,
     ground_request,
     plan_feedback,
     plan_request,
     render_prompt,
 )
-from tests.unit_tests.fakes import QA_TOOLS, ScriptedLLM, calculator
+from langchain_lumos.testing import ScriptedLLM
+from tests.unit_tests.fakes import QA_TOOLS, calculator
 
 Q = "Where was the director of Titanic born?"
 
@@ -159,7 +160,7 @@ def test_web_agent_threads_environment_handle() -> None:
     result = agent.invoke({"task": "Book a flight from Atlanta", "variables": {"Env": "page0"}})
     assert result["variables"]["R2"] == "page0 > click[search box] > type[departure|Atlanta]"
     assert planner.prompts[1].endswith(
-        "<|user|>\nWe have already click the search box.. Should we stop planning?\n<|assistant|>\n"
+        "<|user|>\nWe have already click the search box. Should we stop planning?\n<|assistant|>\n"
     )
 
 
@@ -317,7 +318,7 @@ def test_native_tool_call_grounding() -> None:
 
 def test_runnable_interface_batch_stream_async() -> None:
     agent, _, _ = _qa_agent("onetime")
-    events = [e["event"] for e in agent.stream(Q)]
+    events = [e["event"] for e in agent.stream(Q, stream_mode="custom")]
     assert events[:3] == ["subgoal_planned", "subgoal_planned", "actions_grounded"]
     assert events[-1] == "final_answer" and events.count("action_finished") == 4
 
@@ -328,14 +329,14 @@ def test_runnable_interface_batch_stream_async() -> None:
     assert [r["answer"] for r in asyncio.run(make().abatch([Q, Q]))] == ["Kapuskasing", "Kapuskasing"]
 
     async def collect() -> list[str]:
-        return [e["event"] async for e in make().astream(Q)]
+        return [e["event"] async for e in make().astream(Q, stream_mode="custom")]
 
     assert asyncio.run(collect())[-1] == "final_answer"
 
 
 def test_agent_as_tool_and_as_subgraph() -> None:
     agent, _, _ = _qa_agent("onetime")
-    assert agent.as_tool().invoke({"task": Q}) == "Kapuskasing"
+    assert agent.as_tool().invoke({"task": Q}).splitlines()[0] == "Kapuskasing"
 
     class Outer(TypedDict, total=False):
         task: str
@@ -408,3 +409,46 @@ def test_final_qa_without_answer_falls_back_to_the_results() -> None:
     grounder = ScriptedLLM(responses=["R1 = QA([], Question: Capital?)"])
     result = create_lumos_agent(planner, grounder, [picky_qa]).invoke("What is the capital of France?")
     assert result["answer"] == "Paris"
+
+
+def test_small_profile_planner_stops_on_a_repeated_subgoal() -> None:
+    # A small model restating its first subgoal is done (the loose stop rules).
+    planner = ScriptedLLM(responses=["Subgoal 1: Count the apples.", "Subgoal 1: Count the apples."])
+    grounder = ScriptedLLM(responses=["R1 = Calculator(3 * 4)"])
+    small = get_domain("maths").replace(loose_stop=True)
+    result = create_lumos_agent(planner, grounder, [calculator], domain=small).invoke("How many apples?")
+    assert result["stop_reason"] == "planner_stop"
+    assert len(result["subgoals"]) == 1 and len(planner.prompts) == 2
+    assert result["answer"] == "12"
+
+
+def test_eval_profile_keeps_the_original_stop_rule() -> None:
+    # "No, I will stop planning." is not the original's stop: the eval profile asks again.
+    planner = ScriptedLLM(
+        responses=["Subgoal 1: Count the apples.", "No, I will stop planning.", "Yes, I will stop planning."]
+    )
+    grounder = ScriptedLLM(responses=["R1 = Calculator(3 * 4)"])
+    result = create_lumos_agent(planner, grounder, [calculator], domain="maths").invoke("How many apples?")
+    assert len(planner.prompts) == 3  # the loose stop would have ended planning at the second call
+    assert "neither a subgoal nor a stop" in planner.prompts[2]
+    assert result["stop_reason"] == "planner_stop"
+    small = get_domain("maths").replace(loose_stop=True)
+    planner = ScriptedLLM(responses=["Subgoal 1: Count the apples.", "No, I will stop planning."])
+    grounder = ScriptedLLM(responses=["R1 = Calculator(3 * 4)"])
+    result = create_lumos_agent(planner, grounder, [calculator], domain=small).invoke("How many apples?")
+    assert len(planner.prompts) == 2 and result["stop_reason"] == "planner_stop"
+
+
+def test_planner_hears_the_last_action_that_ran() -> None:
+    # The second action is past the cap: the planner gets the first one's result.
+    planner = ScriptedLLM(responses=["Subgoal 1: Count.", "Yes, I will stop planning."])
+    grounder = ScriptedLLM(responses=["R1 = Calculator(3 * 4); R2 = Calculator(R1 - 2)"])
+    agent = create_lumos_agent(planner, grounder, [calculator], domain="maths")
+    result = agent.invoke("How many apples?", context=LumosContext(max_actions_per_subgoal=1))
+    assert {o["action_id"]: o["status"] for o in result["observations"]} == {
+        "s1.g0.a1": "success",
+        "s1.g0.a2": "skipped",
+    }
+    assert planner.prompts[1].endswith(
+        "The executed result for Subgoal 1 is 12. Should we stop planning?\n<|assistant|>\n"
+    )

@@ -15,8 +15,8 @@ from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, LLMResult
 
 from langchain_lumos import create_lumos_agent
+from langchain_lumos.testing import ScriptedLLM
 from langchain_lumos.tools import complex_qa_tools
-from tests.unit_tests.fakes import ScriptedLLM
 
 
 class ExtractiveQA(BaseLLM):

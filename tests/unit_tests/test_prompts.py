@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from langchain_lumos.domains import COMPLEX_QA, MATHS, WEB_AGENT, WEBSHOP, get_domain
 from langchain_lumos.prompts import (
-    COMPLEX_QA,
-    MATHS,
-    WEB_AGENT,
-    WEBSHOP,
     Turn,
-    get_domain,
+    feedback_result,
+    final_qa_context,
+    final_qa_question,
     ground_followup,
     ground_request,
+    join_forced_prefix,
+    onetime_qa_question,
     plan_feedback,
     plan_request,
     render_prompt,
@@ -140,7 +141,11 @@ def test_maths_feedback() -> None:
 
 def test_web_agent_feedback_and_interface() -> None:
     turn = plan_feedback(WEB_AGENT, 1, "Click the search button.", "ignored")
-    assert turn["content"] == "We have already click the search button.. Should we stop planning?"
+    assert turn["content"] == "We have already click the search button. Should we stop planning?"
+    assert (
+        plan_feedback(WEB_AGENT, 2, "Type Atlanta", "ignored")["content"]
+        == "We have already type Atlanta. Should we stop planning?"
+    )
     req = ground_request(WEB_AGENT, "Book a flight", "Subgoal 1: Click search.")
     assert req["content"].startswith(
         GROUND_HEAD + "The available action list is 'CLICK', 'TYPE', 'SELECT'.\nCLICK(Env, Query):"
@@ -167,10 +172,7 @@ def test_webshop_feedback_prefix_and_exemplars() -> None:
     )
 
 
-def test_get_domain_and_errors() -> None:
-    assert get_domain("maths") is MATHS
-    with pytest.raises(ValueError, match="Unknown Lumos domain"):
-        get_domain("chess")
+def test_render_style_errors() -> None:
     with pytest.raises(ValueError, match="style"):
         render_prompt([plan_request("x")], style="chat")  # type: ignore[arg-type]
 
@@ -190,4 +192,72 @@ def test_tool_interface_for_custom_tools() -> None:
 
     assert tool_interface([lookup, add]) == (
         "The available action list is 'Lookup' and 'Add'.\nLookup(query): Look a word up.; Add(a, b): Add two numbers.\n\n"
+    )
+
+
+def test_feedback_result_per_domain() -> None:
+    record = "Question: Who directed Titanic?; Answer: James Cameron"
+    assert feedback_result(COMPLEX_QA, record) == record
+    assert feedback_result(MATHS, "x = 41") == "41"
+    assert feedback_result(MATHS, ["5", "3"]) == "5, 3"
+    # WebShop: the raw value, a list as its Python repr, "=" kept, "" as the original's "buy now".
+    clickables = ["< prev", "black", "large", "buy now"]
+    assert feedback_result(WEBSHOP, clickables) == "['< prev', 'black', 'large', 'buy now']"
+    assert feedback_result(WEBSHOP, "size = large") == "size = large"
+    assert feedback_result(WEBSHOP, "") == "buy now"
+
+
+def test_final_qa_builders() -> None:
+    results = ["Question: a?; Answer: b", "Question: c?; Answer: d"]
+    assert final_qa_context(results) == "Question: a?; Answer: b; Question: c?; Answer: d;"
+    assert final_qa_context([]) == ""
+    assert final_qa_question(get_domain("hotpotqa"), " Who? ") == "Who?"
+    assert final_qa_question(COMPLEX_QA, "Who?") == "Who?"
+    assert final_qa_question(get_domain("strategyqa"), "Is it? ") == "Is it? Must answer yes/no."
+
+
+def test_onetime_last_qa_question() -> None:
+    task = "Was the director of Titanic born before 1960?"
+    own = "Was James Cameron born before 1960?"
+    assert onetime_qa_question(COMPLEX_QA, task, own, position=5) == task
+    assert onetime_qa_question(get_domain("hotpotqa"), task, own, position=5) == task
+    strategy = get_domain("strategyqa")
+    assert onetime_qa_question(strategy, task, own, position=5) == own + " Must answer yes/no."
+    assert onetime_qa_question(strategy, task, own, position=0) == own  # the original's `if idx:`
+
+
+def test_join_forced_prefix() -> None:
+    assert join_forced_prefix("R1 = ", "Search(red shoes)") == "R1 = Search(red shoes)"
+    assert join_forced_prefix("R1 = ", " R1 = Search(red shoes)") == "R1 = Search(red shoes)"
+    assert (
+        join_forced_prefix("R1 = ", "R1 = R1 =Search(x); R2 = Click(R1)") == "R1 = Search(x); R2 = Click(R1)"
+    )
+    assert join_forced_prefix("R1 = ", "R10 = Search(x)") == "R1 = R10 = Search(x)"
+    assert join_forced_prefix("", " R1 = Search(x) ") == "R1 = Search(x)"
+
+
+def test_history_prefix_repeats_the_forced_prefix_in_eval_style_only() -> None:
+    exemplar = (Turn(role="user", content="A"), Turn(role="assistant", content="R1 = Search(a)"))
+    turns = [
+        Turn(role="user", content="B"),
+        Turn(role="assistant", content="R1 = Search(b)"),
+        Turn(role="user", content="C"),
+        Turn(role="assistant", content="R2 = Click(R1)"),
+        Turn(role="user", content="D"),
+    ]
+    assert render_prompt(turns, exemplars=[exemplar], history_prefix="R1 = ") == (
+        "<|user|>\nA\n<|assistant|>\nR1 = Search(a)\n\n"
+        "<|user|>\nB\n<|assistant|>\nR1 = R1 = Search(b)\n\n<|user|>\nC\n<|assistant|>\nR2 = Click(R1)"
+        "\n\n<|user|>\nD\n<|assistant|>\n"
+    )
+    assert render_prompt(turns, style="train", history_prefix="R1 = ") == render_prompt(turns, style="train")
+    assert "R1 = R1" not in render_prompt(turns, style="train", history_prefix="R1 = ")
+
+
+def test_first_grounding_keeps_the_planner_output_except_webshop() -> None:
+    line = "No, I will keep planning. Subgoal 1: Find X."
+    assert ground_request(COMPLEX_QA, Q, line)["content"].endswith(f"Subgoal to be grounded: {line}")
+    assert ground_request(WEBSHOP, Q, line)["content"].endswith("Subgoal to be grounded: Subgoal 1: Find X.")
+    assert ground_followup(COMPLEX_QA, line)["content"].startswith(
+        "Subgoal to be grounded: Subgoal 1: Find X."
     )

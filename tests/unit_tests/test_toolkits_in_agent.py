@@ -5,15 +5,13 @@ from __future__ import annotations
 from langchain_core.tools import tool
 
 from langchain_lumos import create_lumos_agent
-from langchain_lumos.fewshot import WEBSHOP_FEWSHOT
+from langchain_lumos.domains import WEBSHOP as WEBSHOP_FEWSHOT
+from langchain_lumos.testing import InMemoryShop, ScriptedLLM, StaticWebEnvironment
 from langchain_lumos.tools import (
-    InMemoryShop,
-    StaticWebEnvironment,
     maths_tools,
     web_agent_tools,
     webshop_tools,
 )
-from tests.unit_tests.fakes import ScriptedLLM
 
 
 def test_maths_toolkit_equations_multi_output_and_count() -> None:

@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -105,7 +106,7 @@ def llm(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> LumosCompletions
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("LUMOS_API_KEY", "sk-test")
     monkeypatch.setattr(openai_compatible, "_backoff", lambda attempt: 0.0)
-    return LumosCompletionsLLM(base_url=server.base_url, model=MODEL, timeout=10)
+    return LumosCompletionsLLM(base_url=server.base_url, model=MODEL, server="vllm", timeout=10)
 
 
 def test_exact_request_body(llm: LumosCompletionsLLM, server: FakeServer) -> None:
@@ -114,16 +115,15 @@ def test_exact_request_body(llm: LumosCompletionsLLM, server: FakeServer) -> Non
     assert server.requests[0] == {
         "path": "/v1/completions",
         "model": MODEL,
-        "prompt": [PROMPT],
+        "prompt": PROMPT,
         "max_tokens": 512,
         "temperature": 0.0,
-        "n": 1,
         "stop": ["\n"],
         "add_special_tokens": False,
         "skip_special_tokens": True,
     }
     # the prompt arrives byte-exact (UTF-8 JSON string)
-    assert json.loads(server.raw[0])["prompt"][0].encode() == PROMPT.encode()
+    assert json.loads(server.raw[0])["prompt"].encode() == PROMPT.encode()
     assert server.headers[0]["Authorization"] == "Bearer sk-test"
 
 
@@ -144,7 +144,7 @@ def test_batch_size_splits_requests(llm: LumosCompletionsLLM, server: FakeServer
     llm.batch_size = 2
     out = llm.batch([PROMPT] * 5)
     assert len(out) == 5
-    assert [len(r["prompt"]) for r in server.requests] == [2, 2, 1]
+    assert [r["prompt"] for r in server.requests] == [[PROMPT] * 2, [PROMPT] * 2, PROMPT]
 
 
 def test_caller_stop_merged_and_cut(llm: LumosCompletionsLLM, server: FakeServer) -> None:
@@ -162,7 +162,7 @@ async def test_async_invoke_and_abatch(llm: LumosCompletionsLLM, server: FakeSer
     assert await llm.ainvoke(PROMPT) == "Subgoal 0: Query the capital."
     out = await llm.abatch([PROMPT, PROMPT])
     assert out == ["Subgoal 0: Query the capital.", "Subgoal 1: Query the capital."]
-    assert [r["prompt"] for r in server.requests] == [[PROMPT], [PROMPT, PROMPT]]
+    assert [r["prompt"] for r in server.requests] == [PROMPT, [PROMPT, PROMPT]]
     assert server.requests[1]["add_special_tokens"] is False
 
 
@@ -191,7 +191,7 @@ def test_connection_error_after_retries(monkeypatch) -> None:
     fake = FakeServer()
     url = fake.base_url
     fake.close()
-    llm = LumosCompletionsLLM(base_url=url, model=MODEL, max_retries=1, timeout=2)
+    llm = LumosCompletionsLLM(base_url=url, model=MODEL, server="vllm", max_retries=1, timeout=2)
     with pytest.raises(httpx.TransportError):
         llm.invoke(PROMPT)
 
@@ -204,7 +204,7 @@ def test_api_key_from_openai_env_and_none(server: FakeServer, monkeypatch) -> No
     assert llm.api_key.get_secret_value() == "sk-openai"
     assert "sk-openai" not in repr(llm)
     monkeypatch.delenv("OPENAI_API_KEY")
-    bare = LumosCompletionsLLM(base_url=server.base_url + "/", model=MODEL)
+    bare = LumosCompletionsLLM(base_url=server.base_url + "/", model=MODEL, server="vllm")
     assert bare.api_key is None
     bare.invoke(PROMPT)
     assert "Authorization" not in server.headers[-1]
@@ -224,3 +224,200 @@ def test_callbacks_and_identity(llm: LumosCompletionsLLM) -> None:
     assert seen[0]["metadata"]["ls_model_name"] == MODEL
     assert llm._llm_type == "lumos-completions"
     assert llm._identifying_params["model"] == MODEL
+
+
+# ---------------------------------------------------------------------------- recorded servers
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+class ReplayServer:
+    """Answers requests from recorded exchanges: same method, path and JSON body -> same response.
+
+    A request that matches no exchange gets a 599 naming it, so a test fails loudly.
+    """
+
+    def __init__(self, fixture: str) -> None:
+        self.data = json.loads((FIXTURES / fixture).read_text(encoding="utf-8"))
+        self.seen: list[str] = []  # names of the exchanges replayed, in order
+        replay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                for exchange in replay.data["exchanges"]:
+                    request = exchange["request"]
+                    if (request["method"], request["path"], request["body"]) == (
+                        self.command,
+                        self.path,
+                        body,
+                    ):
+                        replay.seen.append(exchange["name"])
+                        self._send(exchange["response"]["status"], exchange["response"]["body"])
+                        return
+                replay.seen.append(f"UNRECORDED {self.command} {self.path} {body}")
+                self._send(599, {"error": {"message": "no recorded exchange"}})
+
+            do_GET = do_POST = _answer
+
+            def _send(self, status: int, payload: Any) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.thread.start()
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def prompt(self, name: str = "one_prompt") -> Any:
+        return next(e for e in self.data["exchanges"] if e["name"] == name)["request"]["body"]["prompt"]
+
+    def text(self, name: str = "one_prompt", index: int = 0) -> str:
+        exchange = next(e for e in self.data["exchanges"] if e["name"] == name)
+        return exchange["response"]["body"]["choices"][index]["text"].split("\n")[0]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(params=["vllm.json", "llama_cpp.json", "transformers_serve.json"])
+def replay(request: pytest.FixtureRequest) -> Iterator[ReplayServer]:
+    fake = ReplayServer(request.param)
+    yield fake
+    fake.close()
+
+
+def replay_llm(replay: ReplayServer, **kwargs: Any) -> LumosCompletionsLLM:
+    return LumosCompletionsLLM(base_url=replay.base_url, max_tokens=8, api_key=None, **kwargs)
+
+
+def test_fixtures_say_where_they_come_from() -> None:
+    for path in FIXTURES.glob("*.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        assert data["provenance"] in {"recorded", "reconstructed"}, path
+        assert data["server"] in {"vllm", "llama.cpp", "transformers"}, path
+        assert data["note"], path
+
+
+def test_auto_detects_the_server_and_sends_what_it_accepts(replay: ReplayServer) -> None:
+    llm = replay_llm(replay)  # server="auto", model=None: both come from GET /v1/models
+    assert llm.invoke(replay.prompt()) == replay.text()
+    assert replay.seen == ["models", "one_prompt"]
+    llm.invoke(replay.prompt())
+    assert replay.seen == ["models", "one_prompt", "one_prompt"]  # detected once
+
+
+async def test_auto_detection_async(replay: ReplayServer) -> None:
+    llm = replay_llm(replay)
+    assert await llm.ainvoke(replay.prompt()) == replay.text()
+    assert replay.seen == ["models", "one_prompt"]
+
+
+def test_batches_follow_the_server() -> None:
+    vllm = ReplayServer("vllm.json")
+    llama = ReplayServer("llama_cpp.json")
+    try:
+        prompts = vllm.prompt("batch")
+        assert replay_llm(vllm).batch(prompts) == [vllm.text("batch", 0), vllm.text("batch", 1)]
+        assert vllm.seen == ["models", "batch"]  # one request, prompt as a list
+        assert replay_llm(llama).batch(prompts) == [llama.text(), llama.text("second_prompt")]
+        assert llama.seen == ["models", "one_prompt", "second_prompt"]  # one string prompt per request
+    finally:
+        vllm.close()
+        llama.close()
+
+
+async def test_async_batch_on_one_prompt_servers_runs_requests_concurrently() -> None:
+    llama = ReplayServer("llama_cpp.json")
+    try:
+        llm = replay_llm(llama)
+        out = await llm.abatch([llama.prompt(), llama.prompt("second_prompt")])
+        assert out == [llama.text(), llama.text("second_prompt")]
+        assert sorted(llama.seen[1:]) == ["one_prompt", "second_prompt"]
+    finally:
+        llama.close()
+
+
+def test_the_old_vllm_only_request_is_what_the_others_reject() -> None:
+    """The recorded rejections: list prompts and vLLM-only fields (issue 14 item 5)."""
+    tserve = ReplayServer("transformers_serve.json")
+    llama = ReplayServer("llama_cpp.json")
+    try:
+        with pytest.raises(httpx.HTTPStatusError) as info:
+            old_style = replay_llm(tserve, server="vllm", model="/tmp/models_tiny", extra_body={"n": 1})
+            old_style.invoke(tserve.prompt())
+        message = str(info.value)
+        assert f"POST {tserve.base_url}/completions answered 422" in message
+        assert "Unexpected fields in the request" in message
+        old_style = replay_llm(
+            llama,
+            server="vllm",
+            model="lumos_complex_qa_plan_iterative.Q8_0.gguf",
+            max_retries=0,
+            extra_body={"n": 1},
+        )
+        with pytest.raises(httpx.HTTPStatusError, match=r"answered 500 .*type must be string"):
+            old_style.batch([llama.prompt(), llama.prompt("second_prompt")])
+    finally:
+        tserve.close()
+        llama.close()
+
+
+def test_server_errors_are_readable() -> None:
+    tserve = ReplayServer("transformers_serve.json")
+    vllm = ReplayServer("vllm.json")
+    try:
+        wrong = replay_llm(tserve, model=MODEL)  # the server is pinned to another model
+        with pytest.raises(httpx.HTTPStatusError) as info:
+            wrong.invoke(tserve.prompt())
+        message = str(info.value)
+        assert f"{tserve.base_url}/completions" in message
+        assert "400" in message
+        assert "Server is pinned to '/tmp/models_tiny'" in message
+        assert "`model`" in message  # says what to change
+        with pytest.raises(
+            httpx.HTTPStatusError, match=r"answered 404 Not Found: The model `lumos-planner` does not"
+        ):
+            replay_llm(vllm, model="lumos-planner").invoke(vllm.prompt())
+    finally:
+        tserve.close()
+        vllm.close()
+
+
+def test_extra_body_reaches_every_server(server: FakeServer) -> None:
+    llm = LumosCompletionsLLM(
+        base_url=server.base_url, model=MODEL, server="llama.cpp", extra_body={"top_k": 1}, api_key=None
+    )
+    llm.invoke(PROMPT)
+    assert server.requests[-1] == {
+        "path": "/v1/completions",
+        "model": MODEL,
+        "prompt": PROMPT,
+        "max_tokens": 512,
+        "temperature": 0.0,
+        "stop": ["\n"],
+        "top_k": 1,
+    }
+    vllm = LumosCompletionsLLM(
+        base_url=server.base_url, model=MODEL, server="vllm", extra_body={"add_special_tokens": True}
+    )
+    vllm.invoke(PROMPT)
+    assert server.requests[-1]["add_special_tokens"] is True  # the caller overrides the vLLM default
+    assert server.requests[-1]["skip_special_tokens"] is True
+
+
+def test_no_model_listed_is_a_clear_error(server: FakeServer) -> None:
+    llm = LumosCompletionsLLM(base_url=server.base_url, api_key=None)  # the fake has no GET /models
+    with pytest.raises(ValueError, match=r"lists no model; set `model`"):
+        llm.invoke(PROMPT)

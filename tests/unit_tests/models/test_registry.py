@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from langchain_lumos.domains import LumosCheckpoint
 from langchain_lumos.errors import CheckpointNotFoundError
 from langchain_lumos.models.openai_compatible import LumosCompletionsLLM
 from langchain_lumos.models.registry import (
-    CHECKPOINTS,
-    LumosCheckpoint,
     find_checkpoint,
     list_checkpoints,
     load_lumos_models,
@@ -58,6 +57,7 @@ EXPECTED_REPOS = {
 
 
 def test_catalogue_matches_the_release() -> None:
+    CHECKPOINTS = list_checkpoints()
     assert {c.repo_id for c in CHECKPOINTS} == {f"ai2lumos/{r}" for r in EXPECTED_REPOS}
     assert len(CHECKPOINTS) == len(EXPECTED_REPOS)
     empty = [c.repo_id for c in CHECKPOINTS if c.possibly_empty]
@@ -76,6 +76,11 @@ def test_catalogue_matches_the_release() -> None:
         (("unified", "Lumos-I", "7b"), ("unified", "iterative", "")),
         (("multimodal",), ("multimodal", "iterative", "")),
         (("complex-qa", "o"), ("complex_qa", "onetime", "")),
+        # WebShop (domain and dataset) runs the unified checkpoints, as the original.
+        (("webshop",), ("unified", "iterative", "")),
+        # A dataset name resolves through its domain.
+        (("svamp", "onetime"), ("maths", "onetime", "")),
+        (("mind2web",), ("web_agent", "iterative", "")),
     ],
 )
 def test_resolve(args: tuple[str, ...], expected: tuple[str, str, str]) -> None:
@@ -109,6 +114,14 @@ def test_maths_iterative_13b_is_planner_only() -> None:
 def test_bad_names(args: tuple[str, ...]) -> None:
     with pytest.raises(CheckpointNotFoundError, match="expected one of"):
         resolve_checkpoints(*args)
+
+
+def test_checkpoints_are_known_by_their_domain_only() -> None:
+    from langchain_lumos.domains import get_domain
+
+    assert list_checkpoints("complex_qa") == list(get_domain("complex_qa").checkpoints)
+    assert list_checkpoints("hotpotqa") == list(get_domain("complex_qa").checkpoints)
+    assert {c.domain for c in list_checkpoints("webshop")} == {"unified"}
 
 
 def test_list_checkpoints_filters() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import threading
 from pathlib import Path
@@ -20,10 +21,10 @@ from langchain_lumos.models.transformers import (
 )
 
 try:
-    from tests.tiny_llama import build_tiny_llama
+    from tests.tiny_llama import TRAINING_TEXT, build_tiny_llama
 except ImportError:  # tests/ is not a package: import the helper from its directory
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tiny_llama import build_tiny_llama
+    from tiny_llama import TRAINING_TEXT, build_tiny_llama
 
 PLAN_PROMPT = (
     "<|user|>\nPlease provide a reasonable subgoal-based plan to solve the given task.\n"
@@ -406,3 +407,299 @@ def test_callbacks_see_run_name_tags_and_raw_prompt(llm: LumosTransformersLLM) -
     assert start["metadata"]["ls_model_name"] == llm.model_id
     assert llm._llm_type == "lumos-transformers"
     assert llm._identifying_params["model_id"] == llm.model_id
+
+
+# ---------------------------------------------------------------------------- prefix KV reuse
+
+
+def iterative_prompts(llm: LumosTransformersLLM, turns: int) -> list[tuple[str, Any]]:
+    """Grow a planner and a grounder conversation on one LLM, as an iterative run does."""
+    planner = PLAN_PROMPT
+    grounder = GROUND_PROMPT
+    calls = []
+    for turn in range(1, turns + 1):
+        plan = llm.generate([planner]).generations[0][0]
+        calls.append((planner, plan))
+        grounder += f"Subgoal to be grounded: Subgoal {turn}: {plan.text[:12]}\n<|assistant|>\n"
+        ground = llm.generate([grounder]).generations[0][0]
+        calls.append((grounder, ground))
+        planner += (
+            f"{plan.text}\n\n<|user|>\nThe executed result for Subgoal {turn} is Paris. "
+            "Should we stop planning?\n<|assistant|>\n"
+        )
+        grounder += f"{ground.text}\n\n<|user|>\n"
+    return calls
+
+
+class OutputSpy:
+    """Wraps model.generate, recording each call's generated token ids."""
+
+    def __init__(self, model: Any) -> None:
+        self.inner = model.generate
+        self.tokens: list[list[list[int]]] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        output = self.inner(*args, **kwargs)
+        self.tokens.append(output[:, kwargs["input_ids"].shape[1] :].tolist())
+        return output
+
+
+def test_prefix_reuse_gives_identical_greedy_tokens(tiny_parts, monkeypatch) -> None:
+    model, tokenizer = tiny_parts
+    plain = LumosTransformersLLM.from_model(
+        model, tokenizer, max_new_tokens=12, stop_at_newline=False, prefix_cache_max_entries=0
+    )
+    reuse = LumosTransformersLLM.from_model(model, tokenizer, max_new_tokens=12, stop_at_newline=False)
+    spy = OutputSpy(model)
+    monkeypatch.setattr(model, "generate", spy)
+    without = iterative_prompts(plain, 4)
+    tokens_without = spy.tokens[:]
+    spy.tokens.clear()
+    with_reuse = iterative_prompts(reuse, 4)
+    assert spy.tokens == tokens_without  # token for token
+    assert [p for p, _ in with_reuse] == [p for p, _ in without]
+    assert [g.text for _, g in with_reuse] == [g.text for _, g in without]
+    cached = [g.generation_info["cached_tokens"] for _, g in with_reuse]
+    assert cached[:2] == [0, 0]  # the first planner and grounder calls start cold
+    assert all(c > 0 for c in cached[2:])  # every later turn reuses its conversation
+    stats, base = reuse.prefix_cache_stats, plain.prefix_cache_stats
+    assert stats["prompt_tokens"] == base["prompt_tokens"]
+    assert stats["prefilled_tokens"] + stats["reused_tokens"] == stats["prompt_tokens"]
+    assert stats["prefilled_tokens"] < base["prefilled_tokens"] / 2
+    assert stats["cache_hits"] == 6
+    assert base["reused_tokens"] == 0 and base["cached_tokens"] == 0
+
+
+def test_prefix_cache_keeps_one_entry_per_conversation_and_is_bounded(tiny_parts) -> None:
+    model, tokenizer = tiny_parts
+    llm = LumosTransformersLLM.from_model(model, tokenizer, max_new_tokens=6, prefix_cache_max_entries=2)
+    iterative_prompts(llm, 3)
+    store = llm._prefix_cache
+    assert store is not None
+    assert len(store.entries) == 2  # planner and grounder: each turn took over its entry
+    llm.invoke("<|user|>\nSomething else entirely, a third conversation.\n<|assistant|>\n")
+    assert len(store.entries) == 2  # least recently used evicted
+    llm.prefix_cache_max_tokens = 10
+    llm.invoke(PLAN_PROMPT + "more")
+    assert llm.prefix_cache_stats["cached_tokens"] <= 10
+    llm.clear_prefix_cache()
+    assert llm.prefix_cache_stats == dict.fromkeys(llm.prefix_cache_stats, 0)
+
+
+def test_shared_prefix_is_copied_and_both_conversations_keep_their_cache(tiny_parts) -> None:
+    model, tokenizer = tiny_parts
+    llm = LumosTransformersLLM.from_model(model, tokenizer, max_new_tokens=4)
+    shared = PLAN_PROMPT.replace("France", "France or Spain")  # same exemplar-like start
+    first = llm.generate([PLAN_PROMPT]).generations[0][0]
+    second = llm.generate([shared]).generations[0][0]
+    reused = second.generation_info["cached_tokens"]
+    assert 8 <= reused < len(ids(tokenizer, shared))
+    store = llm._prefix_cache
+    assert store is not None and len(store.entries) == 2
+    follow_up = PLAN_PROMPT + first.text + "\n\n<|user|>\nok\n<|assistant|>\n"
+    again = llm.generate([follow_up]).generations[0][0]
+    assert again.generation_info["cached_tokens"] >= len(ids(tokenizer, PLAN_PROMPT))
+    plain = LumosTransformersLLM.from_model(model, tokenizer, max_new_tokens=4, prefix_cache_max_entries=0)
+    assert [plain.invoke(p) for p in (PLAN_PROMPT, shared, follow_up)] == [
+        first.text,
+        second.text,
+        again.text,
+    ]
+
+
+def test_batched_prompts_do_not_reuse(tiny_parts, monkeypatch) -> None:
+    model, tokenizer = tiny_parts
+    llm = LumosTransformersLLM.from_model(model, tokenizer, max_new_tokens=6)
+    plain = LumosTransformersLLM.from_model(model, tokenizer, max_new_tokens=6, prefix_cache_max_entries=0)
+    llm.invoke(PLAN_PROMPT)
+    spy = spy_on(llm, monkeypatch)
+    result = llm.generate([PLAN_PROMPT + "x", GROUND_PROMPT])
+    assert len(spy.calls) == 1 and "cache" not in spy.calls[0]
+    assert [g[0].generation_info["cached_tokens"] for g in result.generations] == [0, 0]
+    assert [g[0].text for g in result.generations] == plain.batch([PLAN_PROMPT + "x", GROUND_PROMPT])
+
+
+async def test_async_calls_reuse_too(tiny_parts) -> None:
+    model, tokenizer = tiny_parts
+    llm = LumosTransformersLLM.from_model(model, tokenizer, max_new_tokens=6)
+    first = await llm.ainvoke(PLAN_PROMPT)
+    result = await llm.agenerate([PLAN_PROMPT + first + "\n\n<|user|>\nok\n<|assistant|>\n"])
+    assert result.generations[0][0].generation_info["cached_tokens"] > 0
+
+
+# ---------------------------------------------------------------------------- event loop, imports
+
+BLOCKBUSTER_SCRIPT = """
+import asyncio, sys
+from blockbuster import BlockingError, blockbuster_ctx
+from langchain_lumos.models.transformers import LumosTransformersLLM
+
+async def main():
+    llm = LumosTransformersLLM(model_id=sys.argv[1], max_new_tokens=2, local_files_only=True)
+    probe = LumosTransformersLLM(model_id=sys.argv[1], max_new_tokens=2, local_files_only=True)
+    with blockbuster_ctx():
+        first = await llm.ainvoke("<|user|>\\nhi\\n<|assistant|>\\n")  # loads, imports torch
+        await llm.ainvoke("<|user|>\\nhi\\n<|assistant|>\\n")
+        try:
+            probe.model  # the detector does catch a load on the loop
+        except BlockingError:
+            caught = True
+        else:
+            caught = False
+    print("RESULT", llm.is_loaded, llm.load_count, caught, isinstance(first, str))
+
+asyncio.run(main())
+"""
+
+
+def test_first_async_call_loads_off_the_event_loop(tiny_dir: Path) -> None:
+    pytest.importorskip("blockbuster")
+    import subprocess
+
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKBUSTER_SCRIPT, str(tiny_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+        env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
+        check=False,
+    )
+    assert "RESULT True 1 True True" in done.stdout, done.stderr[-3000:]
+
+
+def test_tracing_properties_do_not_load(tiny_dir: Path) -> None:
+    llm = LumosTransformersLLM(model_id=str(tiny_dir), local_files_only=True)
+    params = llm._get_ls_params(stop=["\n"])
+    assert params["ls_model_name"] == llm.model_id
+    assert params["ls_stop"] == ["\n"]
+    assert params["ls_model_type"] == "llm"
+    assert llm._identifying_params["model_id"] == llm.model_id
+    assert llm._llm_type == "lumos-transformers"
+    repr(llm)
+    llm.model_dump()
+    assert not llm.is_loaded
+
+
+# ---------------------------------------------------------------------------- tokenizer
+
+
+@pytest.fixture(scope="session")
+def sentencepiece_dir(tmp_path_factory: pytest.TempPathFactory, tiny_dir: Path) -> Path:
+    """The tiny Llama with a sentencepiece ``tokenizer.model`` only, like a Llama-2 checkpoint."""
+    spm = pytest.importorskip("sentencepiece")
+    import shutil
+
+    path = tmp_path_factory.mktemp("sentencepiece_llama")
+    for name in ("config.json", "model.safetensors", "generation_config.json"):
+        if (tiny_dir / name).is_file():
+            shutil.copy(tiny_dir / name, path / name)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(TRAINING_TEXT.splitlines() * 4),
+        model_prefix=str(path / "tokenizer"),
+        vocab_size=340,
+        model_type="bpe",
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        byte_fallback=True,
+        minloglevel=2,
+    )
+    config = {
+        "tokenizer_class": "LlamaTokenizer",
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+    }
+    (path / "tokenizer_config.json").write_text(json.dumps(config))
+    return path
+
+
+def original_slow_ids(model_file: Path, text: str) -> list[int]:
+    """The original's `use_fast=False` Llama tokenizer (legacy): split on <s>/</s>, sentencepiece each piece."""
+    import re
+
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(model_file))
+    out: list[int] = []
+    for piece in re.split(r"(<s>|</s>)", text):
+        if piece in ("<s>", "</s>"):
+            out.append(sp.piece_to_id(piece))
+        elif piece:
+            out.extend(sp.encode(piece))
+    return out
+
+
+def test_sentencepiece_checkpoints_get_the_slow_tokenizer_like_the_original(sentencepiece_dir: Path) -> None:
+    llm = LumosTransformersLLM(model_id=str(sentencepiece_dir), max_new_tokens=3, local_files_only=True)
+    assert llm.use_slow_tokenizer is None
+    assert isinstance(llm.invoke(PLAN_PROMPT), str)
+    assert llm.tokenizer.is_fast is False
+    for prompt in (PLAN_PROMPT, TRAIN_EXACT_PROMPT, GROUND_PROMPT):
+        assert ids(llm.tokenizer, prompt) == original_slow_ids(sentencepiece_dir / "tokenizer.model", prompt)
+
+
+def test_checkpoints_without_sentencepiece_model_keep_the_fast_tokenizer(tiny_dir: Path) -> None:
+    llm = LumosTransformersLLM(model_id=str(tiny_dir), max_new_tokens=2, local_files_only=True)
+    assert llm.tokenizer.is_fast is True  # SmolLM2 / GGUF conversions ship tokenizer.json only
+    assert LumosTransformersLLM(model_id="ai2lumos/lumos_maths_plan_iterative")._wants_slow_tokenizer() is (
+        __import__("importlib").util.find_spec("sentencepiece") is not None
+    )
+    assert (
+        LumosTransformersLLM(model_id=str(tiny_dir), use_slow_tokenizer=False)._wants_slow_tokenizer()
+        is False
+    )
+
+
+LAZY_IMPORT_SCRIPT = """
+import sys
+import langchain_lumos.models
+from langchain_lumos.models import LumosCompletionsLLM, LumosTransformersLLM
+from langchain_lumos.models.smollm2 import default_cache_dir
+
+llm = LumosTransformersLLM(model_id="some/checkpoint")
+llm._get_ls_params(stop=["\\n"])
+llm._identifying_params
+LumosCompletionsLLM(base_url="http://127.0.0.1:9/v1", model="m")
+default_cache_dir()
+print("HEAVY", sorted(m for m in ("torch", "transformers", "tokenizers", "safetensors") if m in sys.modules))
+"""
+
+
+def test_models_package_does_not_import_torch_until_a_model_is_used() -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", LAZY_IMPORT_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[3],
+        check=False,
+    )
+    assert "HEAVY []" in done.stdout, done.stdout + done.stderr[-3000:]
+
+
+def test_sentencepiece_detection_for_hub_ids(tmp_path: Path) -> None:
+    from langchain_lumos.models.transformers import _has_sentencepiece_model
+
+    def cache(repo_id: str, files: list[str]) -> None:
+        repo = tmp_path / f"models--{repo_id.replace('/', '--')}"
+        snapshot = repo / "snapshots" / ("0" * 40)
+        snapshot.mkdir(parents=True)
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text("0" * 40)
+        for name in files:
+            (snapshot / name).write_text("{}")
+
+    cache("ai2lumos/with_sp", ["config.json", "tokenizer.model"])
+    cache("ai2lumos/without_sp", ["config.json", "tokenizer.json"])
+    assert _has_sentencepiece_model("ai2lumos/with_sp", str(tmp_path)) is True
+    assert _has_sentencepiece_model("ai2lumos/without_sp", str(tmp_path)) is False
+    assert (
+        _has_sentencepiece_model("ai2lumos/lumos_maths_plan_iterative", str(tmp_path)) is True
+    )  # not cached
+    assert _has_sentencepiece_model("someone/other", str(tmp_path)) is False

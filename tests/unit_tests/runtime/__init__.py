@@ -1,6 +1,6 @@
 """Runtime tests: events, budgets, accounting, tracing, review, resume, graphs, cookbook.
 
-Shared helpers: a turn-scripted raw-prompt LLM (its reply depends on the conversation's
+Shared helpers: a turn-scripted `ScriptedLLM` (its reply depends on the conversation's
 turn, not on call order, so a resumed run in a fresh process gets the same script) and
 tiny complex-QA tools that log every call (to memory or to a JSON-lines file).
 """
@@ -12,48 +12,27 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseLLM
-from langchain_core.outputs import Generation, LLMResult
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 
-__all__ = ["CallLog", "ScriptedLLM", "qa_tools", "read_log"]
+from langchain_lumos.testing import ScriptedCall, ScriptedLLM
+
+__all__ = ["CallLog", "qa_tools", "read_log", "scripted_model"]
 
 
-class ScriptedLLM(BaseLLM):
-    """A raw-prompt LLM that answers turn `k` of a Lumos conversation with `responses[k]`.
+def scripted_model(responses: list[str], *, role: str = "model", log: CallLog | None = None) -> ScriptedLLM:
+    """A turn-scripted `ScriptedLLM`: turn `k` of a conversation gets `responses[k]`.
 
-    The turn is the number of `<|user|>` blocks in the prompt minus one, so the script is
-    independent of call order (resume-safe); the last response repeats.
+    Independent of call order (resume-safe); the last response repeats. It reports 10
+    prompt and 5 completion tokens per call and, with `log`, records each call as
+    `("model", "<role>:<turn>")`.
     """
 
-    responses: list[str]
-    role: str = "model"
-    log: Any = None
-    """A `CallLog` that records each call as `(role, turn)`."""
+    def record(call: ScriptedCall) -> None:
+        if log is not None:
+            log.write("model", f"{call.role}:{call.turn}", "call")
 
-    @property
-    def _llm_type(self) -> str:
-        return "lumos-scripted-fake"
-
-    def _generate(
-        self,
-        prompts: list[str],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> LLMResult:
-        out = []
-        for prompt in prompts:
-            turn = max(prompt.count("<|user|>") - 1, 0)
-            if self.log is not None:
-                self.log.write("model", f"{self.role}:{turn}", "call")
-            out.append([Generation(text=self.responses[min(turn, len(self.responses) - 1)])])
-        return LLMResult(
-            generations=out, llm_output={"token_usage": {"prompt_tokens": 10, "completion_tokens": 5}}
-        )
+    return ScriptedLLM(responses=responses, by="turn", role=role, usage=(10, 5), on_call=record)
 
 
 class CallLog:

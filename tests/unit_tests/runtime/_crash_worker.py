@@ -6,7 +6,9 @@ Usage:
 
 `SCENARIO` is `onetime` or `iterative` (scripts in `SCENARIOS`). With `--crash-on`, the
 tool call whose key (query / question) is KEY waits until the other calls of its
-grounding have finished, then kills the process with `os._exit(1)`. With `--resume`, the
+grounding have finished, then kills the process with `os._exit(1)`. With `--crash-after`,
+the process is killed right after the action task of KEY returned its finished result,
+before LangGraph saved it (the window a background checkpoint write leaves open). With `--resume`, the
 same thread continues from its checkpoint (`invoke(None, config)`). Prints the result as
 JSON on the last line.
 """
@@ -15,16 +17,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from langchain_core.callbacks import BaseCallbackHandler  # noqa: E402
+
 from langchain_lumos.agent import create_lumos_agent  # noqa: E402
-from tests.unit_tests.runtime import CallLog, ScriptedLLM, qa_tools  # noqa: E402
+from tests.unit_tests.runtime import CallLog, qa_tools, scripted_model  # noqa: E402
 
 TASK = "What do A, B and C have in common?"
 
@@ -66,21 +74,56 @@ def build_agent(scenario: str, log: CallLog, checkpointer: Any, crash_on: str | 
     spec = SCENARIOS[scenario]
     wait_for = tuple(spec["siblings"].get(crash_on, ())) if crash_on else ()
     return create_lumos_agent(
-        ScriptedLLM(responses=spec["planner"], role="planner", log=log),
-        ScriptedLLM(responses=spec["grounder"], role="grounder", log=log),
+        scripted_model(responses=spec["planner"], role="planner", log=log),
+        scripted_model(responses=spec["grounder"], role="grounder", log=log),
         qa_tools(log, crash_on=crash_on, wait_for=wait_for),
         mode=spec["mode"],
         checkpointer=checkpointer,
     )
 
 
+class KillAfter(BaseCallbackHandler):
+    """Kills the process as the `execute_action` task of the action on KEY returns.
+
+    Sibling action tasks running at the same time finish first (so what is lost is only
+    LangGraph's unsaved record of finished tasks, not a call killed mid-way).
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.running: set[UUID] = set()
+        self.lock = threading.Lock()
+
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Track running action tasks."""
+        if kwargs.get("name") == "execute_action":
+            with self.lock:
+                self.running.add(run_id)
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Exit when the finished task's observation is the action on KEY."""
+        with self.lock:
+            self.running.discard(run_id)
+        if not isinstance(outputs, dict):
+            return
+        for obs in outputs.get("observations") or []:
+            text = obs.get("action", "") if isinstance(obs, dict) else ""
+            if text.endswith((f"({self.key})", f"Question: {self.key})")) and obs["status"] == "success":
+                deadline = time.monotonic() + 10
+                while self.running and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                os._exit(1)
+
+
 def run(args: argparse.Namespace, checkpointer: Any) -> dict[str, Any]:
     log = CallLog(args.log)
     agent = build_agent(args.scenario, log, checkpointer, args.crash_on)
-    config = {"configurable": {"thread_id": args.thread}}
+    config: dict[str, Any] = {"configurable": {"thread_id": args.thread}}
+    if args.crash_after:
+        config["callbacks"] = [KillAfter(args.crash_after)]
     if args.resume:
-        # Resume the thread from its last checkpoint. (`agent.graph` because
-        # `LumosAgent.invoke(None, ...)` rejects a None input.)
+        # Resume the thread from its last checkpoint (`agent.invoke(None, ...)` does the
+        # same after checking that the thread has a checkpoint).
         result = agent.graph.invoke(None, config, durability=args.durability)
     else:
         result = agent.invoke(TASK, config, durability=args.durability)
@@ -95,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log", required=True)
     parser.add_argument("--thread", default="crash")
     parser.add_argument("--crash-on", default=None)
+    parser.add_argument("--crash-after", default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--durability", default="sync", choices=["sync", "async", "exit"])
     args = parser.parse_args(argv)

@@ -10,7 +10,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from langchain_lumos.agent import create_lumos_agent
-from tests.unit_tests.runtime import CallLog, ScriptedLLM, qa_tools
+from tests.unit_tests.runtime import CallLog, qa_tools, scripted_model
 
 PLANNER = [
     "Subgoal 1: Look up A.",
@@ -31,8 +31,8 @@ def _slow(key: str) -> None:
 async def test_usage_per_module(use_async: bool) -> None:
     log = CallLog()
     agent = create_lumos_agent(
-        ScriptedLLM(responses=PLANNER, role="planner"),
-        ScriptedLLM(responses=GROUNDER, role="grounder"),
+        scripted_model(responses=PLANNER, role="planner"),
+        scripted_model(responses=GROUNDER, role="grounder"),
         qa_tools(log, hook=_slow),
     )
     result = await agent.ainvoke("What is A?") if use_async else agent.invoke("What is A?")
@@ -46,7 +46,7 @@ async def test_usage_per_module(use_async: bool) -> None:
         "tool:QA",
         "tool:Calculator",
     }
-    # ScriptedLLM reports 10 prompt + 5 completion tokens per call.
+    # scripted_model reports 10 prompt + 5 completion tokens per call.
     assert usage["planner"]["calls"] == 3
     assert usage["planner"]["prompt_tokens"] == 30
     assert usage["planner"]["completion_tokens"] == 15

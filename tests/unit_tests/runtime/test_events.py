@@ -1,4 +1,4 @@
-"""Typed module events from `agent.stream()` / `astream()` (stream_mode="custom")."""
+"""Typed module events from `agent.stream(x, stream_mode="custom")` / `astream()`."""
 
 from __future__ import annotations
 
@@ -88,19 +88,19 @@ def _check_onetime(events: list[dict[str, Any]]) -> None:
 
 
 def test_iterative_stream_events() -> None:
-    _check_iterative(list(_iterative().stream("What is A?")))
+    _check_iterative(list(_iterative().stream("What is A?", stream_mode="custom")))
 
 
 def test_onetime_stream_events() -> None:
-    _check_onetime(list(_onetime().stream("What do they share?")))
+    _check_onetime(list(_onetime().stream("What do they share?", stream_mode="custom")))
 
 
 async def test_iterative_astream_events() -> None:
-    _check_iterative([e async for e in _iterative().astream("What is A?")])
+    _check_iterative([e async for e in _iterative().astream("What is A?", stream_mode="custom")])
 
 
 async def test_onetime_astream_events() -> None:
-    _check_onetime([e async for e in _onetime().astream("What do they share?")])
+    _check_onetime([e async for e in _onetime().astream("What do they share?", stream_mode="custom")])
 
 
 def test_stream_other_modes_pass_through() -> None:
@@ -118,7 +118,7 @@ def test_failed_action_and_regrounding_events() -> None:
         qa_tools(CallLog()),
         mode="iterative",
     )
-    events = list(agent.stream("What is A?"))
+    events = list(agent.stream("What is A?", stream_mode="custom"))
     names = _names(events)
     assert names.index("regrounded") > names.index("actions_grounded")
     failed = next(e for e in events if e["event"] == "action_finished")
@@ -135,6 +135,8 @@ def test_unreadable_plan_event() -> None:
         qa_tools(CallLog()),
         mode="iterative",
     )
-    events = list(agent.stream("What is A?"))
-    assert _names(events) == ["plan_unreadable", "final_answer"]
+    events = list(agent.stream("What is A?", stream_mode="custom"))
+    # The planner is asked again `max_plan_retries` times (default 2), then the run ends.
+    assert _names(events) == ["plan_retry", "plan_retry", "plan_unreadable", "final_answer"]
+    assert [e["attempt"] for e in events[:2]] == [1, 2]
     assert events[-1]["stop_reason"] == "no_plan"

@@ -1,7 +1,8 @@
 """Resume after a real crash: a worker process dies mid-tool-call; the thread resumes.
 
 Every tool call must happen exactly once overall, except the one killed mid-call (it
-runs again on resume); model calls of finished steps are never repeated.
+runs again on resume); model calls of finished steps are never repeated. A call that
+finished just before the kill (its result not yet checkpointed) is not repeated either.
 """
 
 from __future__ import annotations
@@ -96,6 +97,30 @@ def test_crash_then_resume_in_a_new_process(
     assert all(n == 1 for n in models.values()), models
     resumed_keys = [e["key"] for e in entries if e["pid"] != crashed_pid and e["phase"] in ("start", "call")]
     assert resumed_keys[0] == crash_on
+
+
+@pytest.mark.parametrize(
+    ("scenario", "crash_after"),
+    [("onetime", "C"), ("iterative", "C"), ("iterative", "What are B and C?")],
+)
+def test_kill_right_after_a_tool_finished_does_not_redo_it(
+    tmp_path: Path, scenario: str, crash_after: str
+) -> None:
+    # Killed after the action task returned, before LangGraph saved its result: the
+    # action journal (beside the checkpoint file) keeps the finished call.
+    crashed = _worker(tmp_path, scenario, "--crash-after", crash_after)
+    assert crashed.returncode == 1, crashed.stderr
+    finished = {e["key"] for e in read_log(tmp_path / "calls.jsonl") if e["phase"] == "end"}
+    assert crash_after in finished
+    assert (tmp_path / "cp.sqlite.actions").exists()
+
+    resumed = _worker(tmp_path, scenario, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    out = json.loads(resumed.stdout.strip().splitlines()[-1])
+    assert out["stop_reason"] == ("plan_complete" if scenario == "onetime" else "planner_stop")
+    tools = _counts(read_log(tmp_path / "calls.jsonl"), "tool")
+    assert set(tools) == EXPECTED_TOOLS[scenario]
+    assert all(n == 1 for n in tools.values()), tools  # every finished call exactly once
 
 
 def test_resume_in_process_with_agent_graph(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, interrupt
 
 from langchain_lumos.agent import create_lumos_agent
-from tests.unit_tests.runtime import CallLog, ScriptedLLM, qa_tools
+from tests.unit_tests.runtime import CallLog, qa_tools, scripted_model
 
 ONETIME_PLANNER = ["Subgoal 1: Look up A; Subgoal 2: Look up B; Subgoal 3: Compare"]
 ONETIME_GROUNDER = ["R1 = KnowledgeQuery(A); R2 = KnowledgeQuery(B); R3 = QA([R1, R2], Question: Same?)"]
@@ -27,8 +27,8 @@ def _agent(mode: str, review: tuple[str, ...], log: CallLog, tools: list[Any] | 
         (ONETIME_PLANNER, ONETIME_GROUNDER) if mode == "onetime" else (ITER_PLANNER, ITER_GROUNDER)
     )
     return create_lumos_agent(
-        ScriptedLLM(responses=planner, role="planner", log=log),
-        ScriptedLLM(responses=grounder, role="grounder", log=log),
+        scripted_model(responses=planner, role="planner", log=log),
+        scripted_model(responses=grounder, role="grounder", log=log),
         tools or qa_tools(log),
         mode=mode,
         review=review,
@@ -176,11 +176,60 @@ def test_plan_and_actions_review_together() -> None:
     assert sorted(log.calls()) == ["A", "Are A and B the same?", "B"]
 
 
-def test_bad_review_decision_raises() -> None:
+@pytest.mark.parametrize(
+    "bad",
+    ["maybe", {"action": "approve-ish"}, {"action": "edit"}, {"action": "edit", "subgoals": []}, 42],
+)
+def test_bad_plan_decision_keeps_the_review_open(bad: Any) -> None:
+    log = CallLog()
+    agent = _agent("onetime", ("plan",), log)
+    first = _interrupt(agent.invoke("Are A and B the same?", _config()))
+    again = _interrupt(agent.invoke(Command(resume=bad), _config()))
+    assert again["type"] == "plan_review"
+    assert again["subgoals"] == first["subgoals"]
+    assert "answer this review again" in again["error"]
+    assert log.calls() == []  # nothing ran on the bad decision
+    # A second bad one is answered the same way; then "approve" goes on as usual.
+    assert "error" in _interrupt(agent.invoke(Command(resume="nope"), _config()))
+    result = agent.invoke(Command(resume="approve"), _config())
+    assert result["stop_reason"] == "plan_complete"
+    assert sorted(log.calls()) == ["A", "Are A and B the same?", "B"]
+
+
+def test_bad_plan_edit_then_a_valid_edit() -> None:
     agent = _agent("onetime", ("plan",), CallLog())
     _interrupt(agent.invoke("Are A and B the same?", _config()))
-    with pytest.raises(ValueError, match="Unrecognised review decision"):
-        agent.invoke(Command(resume="maybe"), _config())
+    error = _interrupt(agent.invoke(Command(resume={"action": "edit"}), _config()))["error"]
+    assert "needs 'subgoals'" in error
+    edit = {"action": "edit", "subgoals": ["Look up B", "Answer"]}
+    result = agent.invoke(Command(resume=edit), _config())
+    assert [s["text"] for s in result["subgoals"]] == ["Look up B", "Answer"]
+
+
+@pytest.mark.parametrize("bad", [{"action": "edit"}, {"action": "edit", "actions": "not an action"}, "maybe"])
+def test_bad_actions_decision_keeps_the_review_open(bad: Any) -> None:
+    log = CallLog()
+    agent = _agent("onetime", ("actions",), log)
+    first = _interrupt(agent.invoke("Are A and B the same?", _config()))
+    again = _interrupt(agent.invoke(Command(resume=bad), _config()))
+    assert again["type"] == "actions_review"
+    assert again["actions"] == first["actions"]
+    assert again["error"]
+    assert log.calls() == []
+    result = agent.invoke(Command(resume="approve"), _config())
+    assert result["stop_reason"] == "plan_complete"
+    assert sorted(log.calls()) == ["A", "Are A and B the same?", "B"]
+
+
+def test_review_without_a_checkpointer_is_a_clear_error() -> None:
+    agent = create_lumos_agent(
+        scripted_model(ONETIME_PLANNER),
+        scripted_model(ONETIME_GROUNDER),
+        qa_tools(CallLog()),
+        review=("plan",),
+    )
+    with pytest.raises(ValueError, match="needs a checkpointer"):
+        agent.invoke("Are A and B the same?")
 
 
 # -- an interrupt inside one action of a batch ---------------------------------------------
@@ -202,8 +251,8 @@ def test_interrupt_inside_a_tool_never_reruns_siblings() -> None:
         "R1 = KnowledgeQuery(A); R2 = KnowledgeQuery(B); R3 = Confirm(go); R4 = QA([R1, R2, R3], Question: q)"
     ]
     agent = create_lumos_agent(
-        ScriptedLLM(responses=planner),
-        ScriptedLLM(responses=grounder),
+        scripted_model(responses=planner),
+        scripted_model(responses=grounder),
         tools,
         mode="onetime",
         checkpointer=InMemorySaver(),
@@ -216,3 +265,74 @@ def test_interrupt_inside_a_tool_never_reruns_siblings() -> None:
     assert sorted(log.calls()) == ["A", "Are A and B the same?", "B", "confirm:go", "confirm:go"]
     assert result["variables"]["R3"] == "confirmed go: yes"
     assert result["stop_reason"] == "plan_complete"
+
+
+# -- review points chosen per run ----------------------------------------------------------
+
+
+def _run_approving(agent: Any, task: str, context: Any, thread: str = "per-run") -> tuple[Any, list[str]]:
+    """Run to the end, approving each review (every resume passes the same context)."""
+    seen: list[str] = []
+    result = agent.invoke(task, _config(thread), context=context)
+    while result.get("__interrupt__"):
+        seen.append(_interrupt(result)["type"])
+        result = agent.invoke(Command(resume="approve"), _config(thread), context=context)
+    return result, seen
+
+
+@pytest.mark.parametrize(
+    ("review", "expected"),
+    [
+        (None, ["plan_review", "actions_review"]),
+        ((), []),
+        (("actions",), ["actions_review"]),
+        (["plan"], ["plan_review"]),
+    ],
+)
+def test_review_points_switch_per_run(review: Any, expected: list[str]) -> None:
+    from langchain_lumos.context import LumosContext
+
+    log = CallLog()
+    agent = _agent("onetime", ("plan", "actions"), log)
+    result, seen = _run_approving(agent, "Are A and B the same?", LumosContext(review=review))
+    assert seen == expected
+    assert result["stop_reason"] == "plan_complete"
+    assert result["answer"] == "answer to Are A and B the same?"
+
+
+def test_review_off_needs_no_checkpointer() -> None:
+    from langchain_lumos.context import LumosContext
+
+    log = CallLog()
+    agent = create_lumos_agent(
+        scripted_model(responses=ONETIME_PLANNER, role="planner", log=log),
+        scripted_model(responses=ONETIME_GROUNDER, role="grounder", log=log),
+        qa_tools(log),
+        mode="onetime",
+        review=("plan", "actions"),
+    )
+    result = agent.invoke("Are A and B the same?", context={"review": []})
+    assert result["answer"] == "answer to Are A and B the same?"
+    with pytest.raises(ValueError, match="needs a checkpointer"):
+        agent.invoke("Are A and B the same?", context=LumosContext(review=("plan",)))
+
+
+def test_graph_bound_default_review_points() -> None:
+    from langchain_lumos.review import REVIEW_CONFIG_KEY
+
+    log = CallLog()
+    graph = _agent("onetime", ("plan", "actions"), log).graph
+    graph = graph.with_config(configurable={REVIEW_CONFIG_KEY: ["actions"]})
+    paused = graph.invoke({"task": "Are A and B the same?"}, _config("bound"))
+    assert _interrupt(paused)["type"] == "actions_review"  # the plan review passed through
+    paused = graph.invoke({"task": "Are A and B the same?"}, _config("ctx"), context={"review": ["plan"]})
+    assert _interrupt(paused)["type"] == "plan_review"  # the run context wins
+
+
+def test_review_context_is_checked() -> None:
+    from langchain_lumos.context import LumosContext
+
+    assert LumosContext(review=["actions", "plan", "plan"]).review == ("plan", "actions")  # type: ignore[arg-type]
+    for bad in ("plan", ["plan", "everything"], [1], {"plan": True}):
+        with pytest.raises(ValueError, match="review takes"):
+            LumosContext(review=bad)  # type: ignore[arg-type]

@@ -8,8 +8,11 @@ from uuid import UUID
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import FakeListLLM
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import StructuredTool
 
 from langchain_lumos.agent import create_lumos_agent
+from langchain_lumos.testing import ScriptedLLM
 from tests.unit_tests.runtime import CallLog, qa_tools
 
 
@@ -135,3 +138,94 @@ def test_regrounding_attempt_in_metadata() -> None:
     grounders = [r for r in rec.runs if r["metadata"].get("lumos_module") == "grounder"]
     assert [r["metadata"]["lumos_attempt"] for r in grounders] == [0, 1]
     assert "lumos:grounder" in grounders[1]["tags"]
+
+
+class SpanTree(BaseCallbackHandler):
+    """Records every run (chain, model, tool) with its parent, to check the span tree."""
+
+    def __init__(self) -> None:
+        self.runs: dict[UUID, tuple[str, str, UUID | None]] = {}
+
+    def _add(
+        self, kind: str, serialized: dict[str, Any] | None, run_id: UUID, kwargs: dict[str, Any]
+    ) -> None:
+        name = kwargs.get("name") or (serialized or {}).get("name") or "?"
+        self.runs[run_id] = (kind, name, kwargs.get("parent_run_id"))
+
+    def on_chain_start(self, serialized: dict[str, Any], inputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        self._add("chain", serialized, run_id, kwargs)
+
+    def on_llm_start(
+        self, serialized: dict[str, Any], prompts: list[str], *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        self._add("llm", serialized, run_id, kwargs)
+
+    def on_tool_start(
+        self, serialized: dict[str, Any], input_str: str, *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        self._add("tool", serialized, run_id, kwargs)
+
+    def tree(self) -> list[str]:
+        """The spans depth-first, indented by depth: `kind:name`."""
+        children: dict[UUID | None, list[UUID]] = {}
+        for run_id, (_, _, parent) in self.runs.items():
+            children.setdefault(parent, []).append(run_id)
+        out: list[str] = []
+
+        def walk(parent: UUID | None, depth: int) -> None:
+            for run_id in children.get(parent, []):
+                kind, name, _ = self.runs[run_id]
+                out.append("  " * depth + f"{kind}:{name}")
+                walk(run_id, depth + 1)
+
+        walk(None, 0)
+        return out
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_span_tree_nodes_once_no_routers_qa_model_counted(use_async: bool) -> None:
+    qa_model = ScriptedLLM(responses=["Answer: Doc A."], usage=(7, 3))
+
+    def knowledge_query(query: str) -> str:
+        """Capture the relevant webpages according to the query."""
+        return f"Doc about {query}."
+
+    def qa(context: list[str] | str, question: str) -> str:
+        """Given context, answer the given query."""
+        reply = qa_model.invoke(f"{context}\n{question}")
+        return f"Question: {question}; {reply}"
+
+    agent = create_lumos_agent(
+        ScriptedLLM(responses=["Subgoal 1: Look up A.", "Yes, I will stop planning."], by="turn"),
+        ScriptedLLM(responses=["R1 = KnowledgeQuery(A); R2 = QA([R1], Question: What is A?)"]),
+        [
+            StructuredTool.from_function(knowledge_query, name="KnowledgeQuery"),
+            StructuredTool.from_function(qa, name="QA"),
+        ],
+    )
+    spans = SpanTree()
+    config: RunnableConfig = {"callbacks": [spans]}
+    result = await agent.ainvoke("What is A?", config) if use_async else agent.invoke("What is A?", config)
+    assert spans.tree() == [
+        "chain:lumos",
+        "  chain:planner",
+        "    llm:lumos_plan",
+        "  chain:grounder",
+        "    llm:lumos_ground",
+        "  chain:executor",
+        "  chain:execute_action",
+        "    tool:KnowledgeQuery",
+        "  chain:executor",
+        "  chain:execute_action",
+        "    tool:QA",
+        "      llm:ScriptedLLM",
+        "  chain:executor",
+        "  chain:planner",
+        "    llm:lumos_plan",
+        "  chain:finalize",
+        "    tool:QA",
+        "      llm:ScriptedLLM",
+    ]
+    # The QA tool's model calls (the action's and the final QA's) count as tokens.
+    assert result["usage"]["tool:QA"]["prompt_tokens"] == 14
+    assert result["usage"]["tool:QA"]["completion_tokens"] == 6

@@ -9,22 +9,19 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.tools import ToolException
 
-from langchain_lumos.tools._security import UrlPolicy, check_url, extract_url
+from langchain_lumos.tools.calculator import CalculatorTool, calculate
 from langchain_lumos.tools.code import CodeTool
 from langchain_lumos.tools.complex_qa import (
     QA_PROMPT,
-    CalculatorTool,
-    CorpusBackend,
-    DuckDuckGoBackend,
     KnowledgeQueryTool,
     ParagraphRetrieveTool,
     QATool,
-    WikipediaBackend,
     complex_qa_tools,
-    evaluate_formula,
     split_sentences,
 )
 from langchain_lumos.tools.corpus import Corpus, WikiCorpus
+from langchain_lumos.tools.search import CorpusBackend, DuckDuckGoBackend, WikipediaBackend
+from langchain_lumos.tools.url_policy import UrlPolicy, check_url, extract_url
 
 
 @pytest.fixture(scope="module")
@@ -233,9 +230,34 @@ def test_qa_no_answer_retries_without_context() -> None:
     assert tool.invoke({"context": "x", "question": "Q?"}) == "Question: Q?; Answer: Vienna"
 
 
-def test_qa_no_answer_fallback() -> None:
-    tool = QATool(llm=_chat("No answer", "No answer"))
+def test_qa_no_answer_fallback_small_style() -> None:
+    tool = QATool(llm=_chat("No answer", "No answer"), style="small")
     assert tool.invoke({"context": "x", "question": "Q?"}) == "No answer."
+
+
+def test_qa_eval_style_keeps_the_last_reply_whole() -> None:
+    """The original returns `f"Question: {q}; {reply}"` with the reply untouched."""
+    tool = QATool(llm=_chat("No answer", "No answer"))
+    assert tool.invoke({"context": "x", "question": "Q?"}) == "Question: Q?; No answer"
+    reply = "The capital is Prague.\nIt lies on the Vltava."
+    tool = QATool(llm=_chat(reply))
+    assert tool.invoke({"context": "x", "question": "Q?"}) == f"Question: Q?; {reply}"
+    tool = QATool(llm=_chat("Answer: Prague, the capital\nSecond line"))
+    out = tool.invoke({"context": "x", "question": "Q?"})
+    assert out == "Question: Q?; Answer: Prague, the capital\nSecond line"
+
+
+def test_qa_eval_style_retries_only_on_the_exact_no_answer_substring() -> None:
+    # the original's test is `"No answer" in reply` (case-sensitive)
+    tool = QATool(llm=_chat("no answer here", "Answer: unused"))
+    assert tool.invoke({"context": "x", "question": "Q?"}) == "Question: Q?; no answer here"
+
+
+def test_qa_small_style_normalises_the_reply() -> None:
+    tool = QATool(llm=_chat('Sure! Answer: "Prague"\nBecause...'), style="small")
+    assert tool.invoke({"context": "x", "question": "Q?"}) == "Question: Q?; Answer: Prague"
+    tools = complex_qa_tools(llm=_chat("Prague"), qa_style="small")
+    assert tools[2].invoke({"context": "x", "question": "Q?"}) == "Question: Q?; Answer: Prague"
 
 
 async def test_qa_force_yes_no_async() -> None:
@@ -252,7 +274,7 @@ async def test_qa_force_yes_no_async() -> None:
         ("2010 - 1975", "35"),
         ("2^10", "1024"),
         ("(1975 + 1980) / 2", "1977.5"),
-        ("1/3", "0.333333333333"),
+        ("1/3", "0.333333"),
         ("0.1 + 0.2", "0.3"),
         ("1,000 + 2,500", "3500"),
         ("10% * 200", "20"),
@@ -272,22 +294,30 @@ async def test_qa_force_yes_no_async() -> None:
     ],
 )
 def test_calculator_values(formula: str, expected: str) -> None:
-    assert CalculatorTool().invoke({"formula": formula}) == expected
+    assert CalculatorTool(boolean_style="yes/no").invoke({"formula": formula}) == expected
 
 
 def test_calculator_bool_style() -> None:
-    assert evaluate_formula("1 < 2", boolean_style="True/False") == "True"
+    assert calculate("1 < 2") == "True"
+    assert calculate("1 < 2", boolean_style="yes/no") == "yes"
+    assert calculate("2 + 2 = 4", boolean_style="yes/no") == "yes"
+
+
+def test_complex_qa_toolkit_uses_the_shared_calculator() -> None:
+    calc = complex_qa_tools(llm=_chat("x"))[3]
+    assert type(calc) is CalculatorTool
+    assert calc.boolean_style == "yes/no"
 
 
 @pytest.mark.parametrize(
     ("formula", "match"),
     [
-        ("1/0", "division by zero"),
-        ("5 // 0", "division by zero"),
+        ("1/0", "(?i)division by zero"),
+        ("5 // 0", "(?i)division by zero"),
         ("9**9**9", "too large"),
-        ("__import__('os').system('ls')", "can only evaluate"),
+        ("__import__('os').system('ls')", "unsupported characters"),
         ("Question: Who?; Answer: Paris + 1", "could not find a number"),
-        ("2 +* ", "cannot parse"),
+        ("2 +* ", "Cannot parse"),
         ("", "needs a formula"),
     ],
 )
@@ -374,3 +404,9 @@ async def test_wikipedia_backend_mocked_transport(monkeypatch: pytest.MonkeyPatc
     assert await tool.ainvoke({"query": "czech writers"}) == expected
     out = tool.invoke({"query": "https://en.wikipedia.org/wiki/Franz_Kafka"})
     assert out[1] == "Franz Kafka *** He was born in Prague."
+
+
+async def test_qa_eval_style_async_keeps_the_reply() -> None:
+    tool = QATool(llm=_chat("No answer", "I think it is Prague"))
+    out = await tool.ainvoke({"context": "x", "question": "Q?"})
+    assert out == "Question: Q?; I think it is Prague"

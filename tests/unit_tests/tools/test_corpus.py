@@ -8,20 +8,20 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.vectorstores import InMemoryVectorStore
 
-from langchain_lumos.tools._ranking import (
+from langchain_lumos.tools.corpus import (
+    Corpus,
+    WikiCorpus,
+    default_cache_dir,
+    find_wiki_summaries,
+)
+from langchain_lumos.tools.ranking import (
     BM25Ranker,
     CrossEncoderRanker,
     EmbeddingsRanker,
     Ranker,
     tokenize,
 )
-from langchain_lumos.tools.corpus import (
-    Corpus,
-    RetrieverBackend,
-    WikiCorpus,
-    default_cache_dir,
-    find_wiki_summaries,
-)
+from langchain_lumos.tools.search import RetrieverBackend
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,14 @@ from typing import Any
 import pytest
 from langchain_core.tools import BaseTool, ToolException
 
+from langchain_lumos.tools.calculator import CalculatorTool, calculate
 from langchain_lumos.tools.code import CodeTool
 from langchain_lumos.tools.maths import (
-    CalculatorTool,
     CountTool,
     DefineTool,
     SetEquationTool,
     SolveEquationTool,
     SolveInequalityTool,
-    calculate,
     count_items,
     define,
     maths_tools,

@@ -7,18 +7,18 @@ from typing import Any
 from langchain_core.tools import BaseTool
 from langchain_tests.unit_tests import ToolsUnitTests
 
+from langchain_lumos.testing import InMemoryShop, StaticWebEnvironment
+from langchain_lumos.tools.calculator import CalculatorTool
 from langchain_lumos.tools.maths import (
-    CalculatorTool,
     CountTool,
     DefineTool,
     SetEquationTool,
     SolveEquationTool,
     SolveInequalityTool,
 )
-from langchain_lumos.tools.web import ClickTool, SelectTool, StaticWebEnvironment, TypeTool
+from langchain_lumos.tools.web import ClickTool, SelectTool, TypeTool
 from langchain_lumos.tools.webshop import (
     FeatureRetrieveTool,
-    InMemoryShop,
     PickTool,
     SearchTool,
     WebShopClickTool,

@@ -9,15 +9,15 @@ from langchain_core.messages import AIMessage
 from langchain_core.tools import BaseTool
 from langchain_tests.unit_tests import ToolsUnitTests
 
+from langchain_lumos.tools.calculator import CalculatorTool
 from langchain_lumos.tools.code import CodeTool
 from langchain_lumos.tools.complex_qa import (
-    CalculatorTool,
-    CorpusBackend,
     KnowledgeQueryTool,
     ParagraphRetrieveTool,
     QATool,
 )
 from langchain_lumos.tools.corpus import Corpus
+from langchain_lumos.tools.search import CorpusBackend
 
 _CORPUS = Corpus([("Prague", "Prague is the capital of the Czech Republic.")])
 

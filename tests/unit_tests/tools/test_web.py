@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from langchain_core.tools import ToolException
 
-from langchain_lumos.tools._ranking import Ranker
+from langchain_lumos.testing.web import StaticWebEnvironment
+from langchain_lumos.tools.ranking import Ranker
 from langchain_lumos.tools.web import (
     CallableWebEnvironment,
     ClickTool,
     SelectTool,
-    StaticWebEnvironment,
     TypeTool,
     WebAction,
     WebEnvironment,

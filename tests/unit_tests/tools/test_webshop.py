@@ -7,14 +7,11 @@ from collections.abc import Sequence
 import pytest
 from langchain_core.tools import ToolException
 
+from langchain_lumos.testing.shop import DEFAULT_PRODUCTS, InMemoryShop, Product, ShopGoal
 from langchain_lumos.tools.webshop import (
-    DEFAULT_PRODUCTS,
     FeatureRetrieveTool,
-    InMemoryShop,
     PickTool,
-    Product,
     SearchTool,
-    ShopGoal,
     WebShopClickTool,
     webshop_tools,
 )

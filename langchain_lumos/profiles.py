@@ -1,0 +1,777 @@
+"""The small-model profile: what helps a model never fine-tuned on the Lumos format.
+
+The embedded default (SmolLM2-135M-Instruct) and any other small local or served model
+run in this profile; the released `ai2lumos` checkpoints run in the eval-compatible style,
+which this module never touches. Everything small-model-only lives here:
+
+- **Exemplars** for both formulations (Lumos-I `iterative`, Lumos-O `onetime`) and every
+  domain `lumos run` offers: complex QA (a single-hop and a two-hop question with a bridge
+  entity), maths (every action calls a tool: `R1 = Calculator(...)`) and the web agent
+  (WebShop keeps its own two original dialogues). `small_model_profile(domain, mode=...)`
+  returns the domain with them and `loose_stop=True`; `profile_exemplars` reads them.
+- **A short-span QA step**: `small_qa_answer(model, question, evidence)` picks the evidence
+  sentences that best match the question, asks the model with a prompt in its own chat
+  template, and snaps the reply to a short span of the evidence: never raw evidence text.
+- **Answer substitution**: `qa_answer("Question: ...; Answer: Prague")` gives `Prague`, and
+  `substitution_value` applies it to any variable value, so `KnowledgeQuery(R3)` searches
+  for the bridge entity rather than the whole QA record.
+- **Repeated-subgoal detection**: `is_repeated_subgoal(subgoal, previous)`.
+- **Early stop of a grounding line** once its final action is complete:
+  `grounding_complete(text, domain, mode=...)`, `cut_grounding` (the line up to that
+  action) and `GroundingStoppingCriteria` for `transformers` generation.
+- **Grammars** with small-model bounds: `grammar_for(domain, tools, mode=..., module=...)`
+  (through `langchain_lumos.grammar`), so constrained decoding cannot run an argument or
+  a plan to the token cap.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Literal
+
+from langchain_lumos.domains import Domain, get_domain
+from langchain_lumos.grammar import grounding_grammar, planning_grammar
+from langchain_lumos.parsing import closing_paren
+from langchain_lumos.prompts import (
+    Turn,
+    ground_followup,
+    ground_request,
+    plan_feedback,
+    plan_request,
+)
+
+__all__ = [
+    "FINAL_ACTIONS",
+    "SMALL_GRAMMAR_BOUNDS",
+    "SMALL_QA_PROMPT",
+    "GroundingStoppingCriteria",
+    "cut_grounding",
+    "evidence_sentences",
+    "grammar_for",
+    "grounding_complete",
+    "is_repeated_subgoal",
+    "profile_exemplars",
+    "qa_answer",
+    "small_model_profile",
+    "small_qa_answer",
+    "snap_to_evidence",
+    "substitution_value",
+]
+
+Mode = Literal["iterative", "onetime"]
+Dialogues = tuple[tuple[Turn, ...], ...]
+
+# ---------------------------------------------------------------------------------------
+# Exemplars
+# ---------------------------------------------------------------------------------------
+
+_QA = get_domain("complex_qa")
+_MATHS = get_domain("maths")
+_WEB = get_domain("web_agent")
+
+_QA2_TASK = "Where was the director of the film Jaws born?"
+_QA2_S1 = "Subgoal 1: Obtain the director of the film Jaws."
+_QA2_S2 = "Subgoal 2: Obtain the birthplace of Steven Spielberg."
+_QA2_R1 = "Question: Who directed the film Jaws?; Answer: Steven Spielberg"
+_QA2_R2 = "Question: Where was Steven Spielberg born?; Answer: Cincinnati"
+_QA2_G1 = (
+    "R1 = KnowledgeQuery(Jaws (film)); R2 = ParagraphRetrieve(R1, Query: Who directed the film Jaws?); "
+    "R3 = QA([R2], Question: Who directed the film Jaws?)"
+)
+_QA2_G2 = (
+    "R4 = KnowledgeQuery(Steven Spielberg); R5 = ParagraphRetrieve(R4, Query: Where was Steven Spielberg born?); "
+    "R6 = QA([R5], Question: Where was Steven Spielberg born?)"
+)
+_QA1_TASK = "Who wrote the novel Dracula?"
+_QA1_S1 = "Subgoal 1: Obtain the author of the novel Dracula."
+_QA1_G1 = (
+    "R1 = KnowledgeQuery(Dracula); R2 = ParagraphRetrieve(R1, Query: Who wrote the novel Dracula?); "
+    "R3 = QA([R2], Question: Who wrote the novel Dracula?)"
+)
+_QA1_R1 = "Question: Who wrote the novel Dracula?; Answer: Bram Stoker"
+_KEEP = "No, I will keep planning. "
+_STOP = "Yes, I will stop planning."
+
+_QA_ITERATIVE_PLAN: Dialogues = (
+    (
+        plan_request(_QA1_TASK),
+        Turn(role="assistant", content=_QA1_S1),
+        plan_feedback(_QA, 1, "", "Bram Stoker"),
+        Turn(role="assistant", content=_STOP),
+    ),
+    (
+        plan_request(_QA2_TASK),
+        Turn(role="assistant", content=_QA2_S1),
+        plan_feedback(_QA, 1, "", "Steven Spielberg"),
+        Turn(role="assistant", content=_KEEP + _QA2_S2),
+        plan_feedback(_QA, 2, "", "Cincinnati"),
+        Turn(role="assistant", content=_STOP),
+    ),
+)
+_QA_ITERATIVE_GROUND: Dialogues = (
+    (
+        ground_request(_QA, _QA1_TASK, _QA1_S1),
+        Turn(role="assistant", content=_QA1_G1),
+    ),
+    (
+        ground_request(_QA, _QA2_TASK, _QA2_S1),
+        Turn(role="assistant", content=_QA2_G1),
+        ground_followup(_QA, _KEEP + _QA2_S2, [("Subgoal 1", _QA2_R1)]),
+        Turn(role="assistant", content=_QA2_G2),
+    ),
+)
+# One-time: the second hop names the bridge by its variable (`R3`), which the
+# executor fills with the answer alone (`substitution_value`).
+_QA2_ONETIME_PLAN = (
+    "Subgoal 1: Obtain the director of the film Jaws.; Subgoal 2: Obtain the birthplace of that director."
+)
+_QA2_ONETIME_GROUND = (
+    _QA2_G1 + "; R4 = KnowledgeQuery(R3); R5 = ParagraphRetrieve(R4, Query: Where was R3 born?); "
+    "R6 = QA([R5], Question: Where was R3 born?)"
+)
+_QA_ONETIME_PLAN: Dialogues = (
+    (plan_request(_QA1_TASK), Turn(role="assistant", content=_QA1_S1)),
+    (plan_request(_QA2_TASK), Turn(role="assistant", content=_QA2_ONETIME_PLAN)),
+)
+_QA_ONETIME_GROUND: Dialogues = (
+    (ground_request(_QA, _QA1_TASK, _QA1_S1, onetime=True), Turn(role="assistant", content=_QA1_G1)),
+    (
+        ground_request(_QA, _QA2_TASK, _QA2_ONETIME_PLAN, onetime=True),
+        Turn(role="assistant", content=_QA2_ONETIME_GROUND),
+    ),
+)
+
+_M_TASK = "A shop sells 3 boxes of 12 pencils and 5 loose pencils. How many pencils is that?"
+_M_S1 = "Subgoal 1: Calculate the pencils in the boxes."
+_M_S2 = "Subgoal 2: Add the loose pencils."
+_M2_TASK = "Tom has 20 dollars. He buys 4 pens at 3 dollars each. How much money does he have left?"
+_M2_S1 = "Subgoal 1: Calculate the cost of the pens."
+_M2_S2 = "Subgoal 2: Subtract the cost from the money Tom has."
+_MATHS_ITERATIVE_PLAN: Dialogues = (
+    (
+        plan_request(_M_TASK),
+        Turn(role="assistant", content=_M_S1),
+        plan_feedback(_MATHS, 1, "", "36"),
+        Turn(role="assistant", content=_KEEP + _M_S2),
+        plan_feedback(_MATHS, 2, "", "41"),
+        Turn(role="assistant", content=_STOP),
+    ),
+    (
+        plan_request(_M2_TASK),
+        Turn(role="assistant", content=_M2_S1),
+        plan_feedback(_MATHS, 1, "", "12"),
+        Turn(role="assistant", content=_KEEP + _M2_S2),
+        plan_feedback(_MATHS, 2, "", "8"),
+        Turn(role="assistant", content=_STOP),
+    ),
+)
+_MATHS_ITERATIVE_GROUND: Dialogues = (
+    (
+        ground_request(_MATHS, _M_TASK, _M_S1),
+        Turn(role="assistant", content="R1 = Calculator(3 * 12)"),
+        ground_followup(_MATHS, _KEEP + _M_S2),
+        Turn(role="assistant", content="R2 = Calculator(R1 + 5)"),
+    ),
+    (
+        ground_request(_MATHS, _M2_TASK, _M2_S1),
+        Turn(role="assistant", content="R1 = Calculator(4 * 3)"),
+        ground_followup(_MATHS, _KEEP + _M2_S2),
+        Turn(role="assistant", content="R2 = Calculator(20 - R1)"),
+    ),
+)
+_MATHS_ONETIME_PLAN: Dialogues = (
+    (plan_request(_M_TASK), Turn(role="assistant", content=f"{_M_S1}; {_M_S2}")),
+    (plan_request(_M2_TASK), Turn(role="assistant", content=f"{_M2_S1}; {_M2_S2}")),
+)
+_MATHS_ONETIME_GROUND: Dialogues = (
+    (
+        ground_request(_MATHS, _M_TASK, f"{_M_S1}; {_M_S2}", onetime=True),
+        Turn(role="assistant", content="R1 = Calculator(3 * 12); R2 = Calculator(R1 + 5)"),
+    ),
+    (
+        ground_request(_MATHS, _M2_TASK, f"{_M2_S1}; {_M2_S2}", onetime=True),
+        Turn(role="assistant", content="R1 = Calculator(4 * 3); R2 = Calculator(20 - R1)"),
+    ),
+)
+
+_W_TASK = "Search for hotels in Boston."
+_W_S1 = "Subgoal 1: Click on the Hotels link."
+_W_S2 = "Subgoal 2: Type Boston into the destination box."
+_WEB_ITERATIVE_PLAN: Dialogues = (
+    (
+        plan_request(_W_TASK),
+        Turn(role="assistant", content=_W_S1),
+        plan_feedback(_WEB, 1, "Click on the Hotels link.", ""),
+        Turn(role="assistant", content=_KEEP + _W_S2),
+        plan_feedback(_WEB, 2, "Type Boston into the destination box.", ""),
+        Turn(role="assistant", content=_STOP),
+    ),
+)
+_WEB_ITERATIVE_GROUND: Dialogues = (
+    (
+        ground_request(_WEB, _W_TASK, _W_S1),
+        Turn(role="assistant", content="R1 = CLICK(Env, QUERY: Hotels link)"),
+        ground_followup(_WEB, _KEEP + _W_S2),
+        Turn(role="assistant", content="R2 = TYPE(Env, QUERY: Destination box, TEXT: Boston)"),
+    ),
+)
+
+_EXEMPLARS: dict[tuple[str, Mode], tuple[Dialogues, Dialogues]] = {
+    ("complex_qa", "iterative"): (_QA_ITERATIVE_PLAN, _QA_ITERATIVE_GROUND),
+    ("complex_qa", "onetime"): (_QA_ONETIME_PLAN, _QA_ONETIME_GROUND),
+    ("maths", "iterative"): (_MATHS_ITERATIVE_PLAN, _MATHS_ITERATIVE_GROUND),
+    ("maths", "onetime"): (_MATHS_ONETIME_PLAN, _MATHS_ONETIME_GROUND),
+    ("web_agent", "iterative"): (_WEB_ITERATIVE_PLAN, _WEB_ITERATIVE_GROUND),
+}
+
+
+def _mode(mode: str) -> Mode:
+    if mode not in ("iterative", "onetime"):
+        msg = f"mode must be 'iterative' or 'onetime', got {mode!r}."
+        raise ValueError(msg)
+    return "iterative" if mode == "iterative" else "onetime"
+
+
+def profile_exemplars(domain: str | Domain, mode: str = "iterative") -> tuple[Dialogues, Dialogues]:
+    """The small-model profile's `(plan_exemplars, ground_exemplars)` of a domain and mode.
+
+    Args:
+        domain: A domain or dataset name, or a `Domain`.
+        mode: `iterative` (Lumos-I) or `onetime` (Lumos-O).
+
+    Returns:
+        The planner and grounder dialogues; `((), ())` for a domain the profile ships
+        none for (a custom domain, or the web agent in one-time mode).
+    """
+    name = get_domain(domain).name
+    return _EXEMPLARS.get((name, _mode(mode)), ((), ()))
+
+
+def small_model_profile(domain: str | Domain, *, mode: str = "iterative") -> Domain:
+    """The domain as the small-model profile runs it.
+
+    Worked exemplars of the mode (complex QA single-hop and two-hop, maths with a tool
+    call in every action, the web agent) and the loose stop rules (`loose_stop=True`).
+    A domain that already carries exemplars (WebShop's original two) keeps them; a
+    dataset specialisation (loop cap, dataset profile) is kept.
+
+    Args:
+        domain: A domain or dataset name, or a `Domain`.
+        mode: `iterative` or `onetime`.
+
+    Returns:
+        The domain with the profile applied.
+    """
+    resolved = get_domain(domain)
+    if resolved.plan_exemplars or resolved.ground_exemplars:
+        return resolved.replace(loose_stop=True)
+    plan, ground = profile_exemplars(resolved, mode)
+    return resolved.replace(plan_exemplars=plan, ground_exemplars=ground, loose_stop=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Answer substitution and repeated subgoals
+# ---------------------------------------------------------------------------------------
+
+_QA_RESULT_RE = re.compile(r"^\s*Question:.*?;\s*Answer:\s*(.*)$", re.DOTALL)
+_ANSWER_RE = re.compile(r"\bAnswer\s*:\s*", re.IGNORECASE)
+
+
+def qa_answer(result: str) -> str:
+    """The answer part of a QA result, for substitution into later actions.
+
+    `"Question: Where was Franz Kafka born?; Answer: Prague"` gives `"Prague"`; a text
+    without an `Answer:` is returned stripped (`"No answer."` stays as it is).
+    """
+    match = _QA_RESULT_RE.match(result)
+    if match is None:
+        parts = _ANSWER_RE.split(result)
+        text = parts[-1] if len(parts) > 1 else result
+    else:
+        text = match.group(1)
+    return text.strip().split("\n", 1)[0].strip().rstrip(";").strip()
+
+
+def substitution_value(value: Any) -> Any:
+    """A variable's value as the small-model profile substitutes it into a later action.
+
+    A QA result (`"Question: ...; Answer: X"`) becomes its answer `X`; any other value
+    is returned unchanged.
+    """
+    if isinstance(value, str) and _QA_RESULT_RE.match(value):
+        return qa_answer(value)
+    return value
+
+
+_SUBGOAL_LABEL_RE = re.compile(r"^\s*(?:No,\s*I will keep planning\.\s*)?(?:Subgoal\s*\d+\s*:\s*)?", re.I)
+_STOPWORDS = frozenset(
+    {"a", "an", "the", "of", "to", "in", "on", "for", "and", "or", "by", "with", "from", "is", "are", "was"}
+    | {"were", "that", "this"}
+)
+
+
+def _content_words(text: str) -> frozenset[str]:
+    words = re.sub(r"[^\w\s]", " ", _SUBGOAL_LABEL_RE.sub("", text).casefold()).split()
+    return frozenset(w for w in words if w not in _STOPWORDS)
+
+
+def is_repeated_subgoal(subgoal: str, previous: Sequence[str]) -> bool:
+    """Whether a subgoal only repeats one planned before (a small model looping).
+
+    Labels (`Subgoal k:`), the keep-planning phrase, punctuation, case and function words
+    are ignored: `"Subgoal 3: Obtain the birthplace of Kafka."` repeats
+    `"Obtain birthplace of Kafka"`.
+
+    Args:
+        subgoal: The new subgoal (with or without its label).
+        previous: The subgoals planned so far.
+    """
+    words = _content_words(subgoal)
+    if not words:
+        return bool(previous) and any(not _content_words(p) for p in previous)
+    return any(words == _content_words(p) for p in previous)
+
+
+# ---------------------------------------------------------------------------------------
+# Early stop of a grounding line
+# ---------------------------------------------------------------------------------------
+
+FINAL_ACTIONS: Mapping[str, frozenset[str] | None] = {
+    "complex_qa": frozenset({"QA"}),
+    "maths": None,
+    "web_agent": None,
+}
+"""Per domain, the actions that complete an iterative subgoal's grounding (`None`: any
+action; a domain not listed is never stopped early). One iterative complex-QA subgoal ends
+with its `QA(...)`; a maths or web subgoal is one action in the profile's exemplars."""
+
+_ACTION_HEAD_RE = re.compile(r"(?:^|;\s*)R\d+(?:\s*,\s*R\d+)*\s*=\s*([A-Za-z_]\w*)\s*\(")
+
+
+def _domain_name(domain: str | Domain) -> str | None:
+    """The domain's name (a dataset name gives its domain); None for an unknown name."""
+    if isinstance(domain, Domain):
+        return domain.name
+    if domain in FINAL_ACTIONS:
+        return domain
+    try:
+        return get_domain(domain).name
+    except ValueError:
+        return None
+
+
+def _completion_end(text: str, domain: str | Domain, mode: str, subgoals: int | None) -> int | None:
+    """The end of the action completing the grounding, or None while it is not complete."""
+    count = subgoals if subgoals is not None else (1 if _mode(mode) == "iterative" else None)
+    if count is None or count < 1:
+        return None
+    name = _domain_name(domain)
+    if name is None or name not in FINAL_ACTIONS:
+        return None
+    finals = FINAL_ACTIONS[name]
+    for match in _ACTION_HEAD_RE.finditer(text):
+        close = closing_paren(text, match.end() - 1)
+        if close is None:
+            return None
+        if finals is None or match.group(1) in finals:
+            count -= 1
+            if count == 0:
+                return close + 1
+    return None
+
+
+def grounding_complete(
+    text: str, domain: str | Domain, *, mode: str = "iterative", subgoals: int | None = None
+) -> bool:
+    """Whether a (partial) grounding line already holds its final action.
+
+    Iterative mode grounds one subgoal: complex QA is complete after the first whole
+    `QA(...)`, maths and the web agent after their first whole action. A one-time line
+    grounds the whole plan: it is complete after one final action per planned subgoal
+    when `subgoals` (the plan's length) is given, else only at the newline.
+
+    Args:
+        text: The grounder output so far.
+        domain: The domain (or its name).
+        mode: `iterative` or `onetime`.
+        subgoals: The number of subgoals the line grounds (default: 1 in iterative mode,
+            unknown in one-time mode).
+    """
+    return _completion_end(text, domain, mode, subgoals) is not None
+
+
+def cut_grounding(
+    text: str, domain: str | Domain, *, mode: str = "iterative", subgoals: int | None = None
+) -> str:
+    """The grounding line up to its final action (what an early stop keeps).
+
+    A generation stopped by `GroundingStoppingCriteria` may end a token past the closing
+    parenthesis (`...born?);`): this cuts it there. Text that is not complete is returned
+    as its first line.
+    """
+    end = _completion_end(text, domain, mode, subgoals)
+    return (text[:end] if end is not None else text.split("\n", 1)[0]).strip()
+
+
+class GroundingStoppingCriteria:
+    """A `transformers` stopping criterion: stop a row once its grounding is complete.
+
+    Called by `generate` after every step with the full `input_ids`; a row is done once
+    the decoded text of its generated tokens passes `grounding_complete`. Returns one bool
+    per row (`generate` stops when all are done). Put it in the `stopping_criteria` list
+    next to the newline criterion, and apply `cut_grounding` to the decoded text.
+
+    Args:
+        tokenizer: The model's tokenizer.
+        prompt_length: The (left-padded) prompt width: later tokens are generated ones.
+        domain: The domain (or its name).
+        mode: `iterative` or `onetime` (one-time lines never stop early).
+    """
+
+    def __init__(
+        self, tokenizer: Any, prompt_length: int, domain: str | Domain, *, mode: str = "iterative"
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_length = prompt_length
+        self.domain = domain
+        self.mode = _mode(mode)
+        self.done: list[bool] = []
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        """Mark the rows whose grounding is complete; return the per-row done mask."""
+        import torch
+
+        rows = input_ids.shape[0]
+        if len(self.done) != rows:
+            self.done = [False] * rows
+        can_stop = self.mode == "iterative" or self.subgoals is not None
+        if can_stop and input_ids.shape[1] > self.prompt_length:
+            for row in range(rows):
+                if not self.done[row]:
+                    text = self.tokenizer.decode(
+                        input_ids[row, self.prompt_length :], skip_special_tokens=True
+                    )
+                    self.done[row] = grounding_complete(
+                        text, self.domain, mode=self.mode, subgoals=self.subgoals
+                    )
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
+
+
+# ---------------------------------------------------------------------------------------
+# Grammars with small-model bounds
+# ---------------------------------------------------------------------------------------
+
+
+SMALL_GRAMMAR_BOUNDS: Mapping[str, int] = MappingProxyType(
+    {
+        "max_argument_chars": 160,
+        "iterative_actions": 3,
+        "onetime_actions": 9,
+        "max_subgoals": 4,
+        "max_subgoal_chars": 100,
+    }
+)
+"""The small-model bounds: an argument level holds at most 160 characters, an iterative
+grounding 3 actions (KnowledgeQuery, ParagraphRetrieve, QA), a one-time grounding 9, a
+one-time plan 4 subgoals of at most 100 characters each."""
+
+_MULTI_OUTPUT = ("SolveEquation",)
+
+
+def _tool_names(tools: Sequence[Any]) -> list[str]:
+    names = [t if isinstance(t, str) else getattr(t, "name", None) for t in tools]
+    if not names or any(not isinstance(n, str) or not n for n in names):
+        msg = "grammar_for needs tools (or tool names) with a name each."
+        raise ValueError(msg)
+    return [str(n) for n in names]
+
+
+def _next_variable(variables: Mapping[str, Any]) -> int:
+    numbers = [int(k[1:]) for k in variables if re.fullmatch(r"R\d{1,9}", k)]
+    return max(numbers, default=0) + 1
+
+
+def grammar_for(
+    domain: str | Domain,
+    tools: Sequence[Any],
+    *,
+    mode: str,
+    module: Literal["plan", "ground"] = "ground",
+    state: Mapping[str, Any] | None = None,
+    first_variable: int | None = None,
+    next_index: int | None = None,
+    forced_prefix: str = "",
+) -> str:
+    """The grounding or planning grammar of the next module call, with small-model bounds.
+
+    Args:
+        domain: The domain (or its name): its forced prefix applies to the first grounding.
+        tools: The registered tools (or their names): the actions the grounder may call.
+            `SolveEquation` may assign two variables.
+        mode: `iterative` or `onetime`.
+        module: `ground` (an action line) or `plan` (a planner line).
+        state: The graph state so far (`variables`, `subgoals`): the next variable number
+            and the next subgoal number are read from it unless given.
+        first_variable: The first new variable number (default: one past the state's).
+        next_index: The next subgoal number (default: one past the state's subgoals).
+        forced_prefix: Text the prompt already ends with (default: the domain's
+            `ground_prefix` on the first grounding).
+
+    Returns:
+        An xgrammar EBNF grammar (see `langchain_lumos.grammar`).
+    """
+    chosen = _mode(mode)
+    resolved = get_domain(domain)
+    state = state or {}
+    bounds = SMALL_GRAMMAR_BOUNDS
+    if module == "plan":
+        index = next_index if next_index is not None else len(state.get("subgoals") or ()) + 1
+        return planning_grammar(
+            mode=chosen,
+            next_index=index,
+            max_subgoals=min(bounds["max_subgoals"], resolved.max_subgoals),
+            max_subgoal_chars=bounds["max_subgoal_chars"],
+        )
+    if module != "ground":
+        msg = f"module must be 'plan' or 'ground', got {module!r}."
+        raise ValueError(msg)
+    names = _tool_names(tools)
+    first = first_variable if first_variable is not None else _next_variable(state.get("variables") or {})
+    prefix = forced_prefix
+    if not prefix and first == 1 and resolved.ground_prefix:
+        prefix = resolved.ground_prefix
+    return grounding_grammar(
+        names,
+        first_variable=first,
+        max_actions=bounds["iterative_actions"] if chosen == "iterative" else bounds["onetime_actions"],
+        multi_output=[n for n in _MULTI_OUTPUT if n in names],
+        forced_prefix=prefix,
+        max_argument_chars=bounds["max_argument_chars"],
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Short-span QA
+# ---------------------------------------------------------------------------------------
+
+SMALL_QA_PROMPT = (
+    "Read the text and answer the question with a few words copied from the text.\n\n"
+    "Text: {evidence}\n\nQuestion: {question}\nAnswer:"
+)
+"""The QA prompt of the small-model profile (rendered in the model's chat template)."""
+
+_EVIDENCE_LABEL_RE = re.compile(r"^\s*(?:Evidence\s*\d+\s*:|Reference Table\s*:)\s*", re.I)
+_WORD_RE = re.compile(r"[\w'’-]+")
+_QUESTION_WORDS = _STOPWORDS | frozenset(
+    {"who", "whom", "whose", "what", "which", "where", "when", "why", "how", "did", "does", "do"}
+    | {"has", "have", "had", "be", "been", "it", "its", "his", "her", "their", "as", "at", "name"}
+)
+_NAME_JOINERS = ("of", "de", "da", "van", "von")
+_MAX_SPAN_WORDS = 8
+
+
+def _flatten(evidence: Any) -> list[str]:
+    if isinstance(evidence, str):
+        return [evidence]
+    if isinstance(evidence, (list, tuple)):
+        out: list[str] = []
+        for item in evidence:
+            out += _flatten(item)
+        return out
+    return [str(evidence)]
+
+
+def evidence_sentences(evidence: Any) -> list[str]:
+    """The sentences of an evidence value (`Evidence N:` lines, a list, page entries)."""
+    sentences: list[str] = []
+    for chunk in _flatten(evidence):
+        for line in chunk.split("\n"):
+            line = _EVIDENCE_LABEL_RE.sub("", line)
+            if "***" in line:
+                line = line.split("***", 1)[1]
+            for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])", line.strip()):
+                if sentence.strip():
+                    sentences.append(sentence.strip())
+    return sentences
+
+
+def _words(text: str) -> list[str]:
+    return _WORD_RE.findall(text.casefold())
+
+
+def _ranked(question: str, sentences: Sequence[str]) -> list[str]:
+    """Sentences by the question's content words they share, rarer words weighing more."""
+    keys = {w for w in _words(question) if w not in _QUESTION_WORDS}
+    bags = [set(_words(sentence)) for sentence in sentences]
+    df = {k: sum(k in bag for bag in bags) for k in keys}
+    scores = [sum(1.0 / df[k] for k in keys & bag) for bag in bags]
+    order = sorted(range(len(sentences)), key=lambda i: (-scores[i], i))
+    return [sentences[i] for i in order]
+
+
+_NUMBER_UNITS = frozenset(
+    {"million", "billion", "thousand", "hundred", "km", "kilometres", "kilometers", "metres", "meters", "m"}
+    | {"ft", "mi", "years", "percent", "bc", "ad", "ce"}
+)
+_PLACE_WORDS = ("in", "at", "from", "near", "on", "into")
+_SENTENCE_OPENERS = frozenset({"the", "a", "an", "he", "she", "it", "they", "his", "her", "its", "in", "on"})
+
+
+def _phrases(question: str, sentence: str) -> list[tuple[str, str]]:
+    """Capitalised or numeric phrases of a sentence that the question does not name.
+
+    Returns `(phrase, word before it)` pairs in sentence order.
+    """
+    asked = set(_words(question))
+    found: list[tuple[str, str]] = []
+    current: list[str] = []
+    before = previous = ""
+    for i, token in enumerate(re.findall(r"[\w'’.,%-]+", sentence)):
+        word = token.strip(".,")
+        fresh = word.casefold() not in asked
+        capital = bool(word) and (word[0].isupper() or word[0].isdigit())
+        opener = i == 0 and word.casefold() in _SENTENCE_OPENERS
+        joins = bool(current) and word.casefold() in _NAME_JOINERS
+        unit = bool(current) and current[-1][:1].isdigit() and word.casefold() in _NUMBER_UNITS
+        if fresh and not opener and (capital or joins or unit):
+            if not current:
+                before = previous
+            current.append(word)
+        elif current:
+            found.append((" ".join(current), before))
+            current = []
+        if token.endswith((",", ".")) and current:
+            found.append((" ".join(current), before))
+            current = []
+        previous = word.casefold()
+    if current:
+        found.append((" ".join(current), before))
+    out = []
+    for phrase, prev in found:
+        words = phrase.split()
+        while words and words[-1].casefold() in _NAME_JOINERS:
+            words.pop()
+        if words:
+            out.append((" ".join(words[:_MAX_SPAN_WORDS]), prev))
+    return out
+
+
+def _phrase_score(question: str, phrase: str, before: str) -> int:
+    q = question.casefold()
+    wants_place = q.startswith("where") or " where " in q or "which city" in q or "which country" in q
+    wants_number = any(k in q for k in ("when", "year", "how many", "how much", "population", "how long"))
+    has_digit = any(c.isdigit() for c in phrase)
+    score = 0
+    if wants_place and before in _PLACE_WORDS:
+        score += 2
+    if wants_number:
+        score += 2 if has_digit else 0
+    elif has_digit:
+        score -= 1
+    return score
+
+
+def _fallback_span(question: str, sentences: Sequence[str]) -> str:
+    """The phrase of the best sentences most likely to answer the question (by its type)."""
+    best, best_score = "", -(10**6)
+    for rank, sentence in enumerate(sentences):
+        for phrase, before in _phrases(question, sentence):
+            score = 3 * _phrase_score(question, phrase, before) - rank
+            if score > best_score:
+                best, best_score = phrase, score
+    return best
+
+
+def snap_to_evidence(reply: str, question: str, sentences: Sequence[str]) -> str:
+    """A short span of the evidence for a model's reply (never the raw evidence text).
+
+    The reply's `Answer:` part, first line, is looked up in the evidence: when found,
+    the evidence's own spelling is returned; otherwise the longest run of its words found
+    in a sentence (leading function words and question words, trailing function words
+    trimmed). Without either, a
+    capitalised or numeric phrase of the best sentence that the question does not name.
+
+    Args:
+        reply: The model's reply.
+        question: The question.
+        sentences: The evidence sentences, best first.
+
+    Returns:
+        At most 8 words, or `""` when the evidence offers nothing.
+    """
+    parts = _ANSWER_RE.split(reply)
+    text = (parts[-1] if len(parts) > 1 else reply).strip().split("\n", 1)[0]
+    text = text.strip().strip("\"'").rstrip(".").strip()
+    asked = set(_words(question))
+    reply_words = _words(text)[:32]
+    best: tuple[int, str] = (0, "")
+    if reply_words and not _EVIDENCE_LABEL_RE.match(text):
+        for sentence in sentences:
+            tokens = list(_WORD_RE.finditer(sentence))
+            lowered = [m.group(0).casefold() for m in tokens]
+            for i in range(len(tokens)):
+                for j in range(len(reply_words)):
+                    n = 0
+                    while (
+                        i + n < len(tokens)
+                        and j + n < len(reply_words)
+                        and lowered[i + n] == reply_words[j + n]
+                    ):
+                        n += 1
+                    if n == 0:
+                        continue
+                    lo, hi = i, i + n
+                    while lo < hi and (lowered[lo] in _QUESTION_WORDS or lowered[lo] in asked):
+                        lo += 1
+                    while hi > lo and lowered[hi - 1] in _QUESTION_WORDS:
+                        hi -= 1
+                    if hi - lo > best[0] and hi - lo <= _MAX_SPAN_WORDS:
+                        best = (hi - lo, sentence[tokens[lo].start() : tokens[hi - 1].end()])
+        if best[0]:
+            return best[1]
+    return _fallback_span(question, sentences[:3])
+
+
+def _qa_prompt(model: Any, question: str, evidence: str) -> Any:
+    """The QA prompt in the model's chat template (chat models get one human message)."""
+    from langchain_core.language_models import BaseChatModel
+
+    content = SMALL_QA_PROMPT.format(evidence=evidence, question=question.strip())
+    if isinstance(model, BaseChatModel):
+        return content
+    tokenizer = getattr(model, "tokenizer", None) if hasattr(type(model), "tokenizer") else None
+    if tokenizer is not None and getattr(tokenizer, "chat_template", None):
+        rendered = tokenizer.apply_chat_template(
+            [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+        )
+        return str(rendered)
+    return content
+
+
+def small_qa_answer(model: Any, question: str, evidence: Any, *, max_sentences: int = 2) -> str:
+    """Answer a question from evidence with a short span (the small-model QA step).
+
+    The evidence sentences best matching the question are given to the model in its chat
+    template; its reply is snapped to a short span of those sentences
+    (`snap_to_evidence`), so the answer is never raw evidence text.
+
+    Args:
+        model: A LangChain chat model or LLM (a `LumosTransformersLLM` gets its chat
+            template applied).
+        question: The question.
+        evidence: The evidence: `ParagraphRetrieve` text, a list of entries, nested lists.
+        max_sentences: How many best-matching sentences the model reads.
+
+    Returns:
+        A short answer span, or `"No answer"` when the evidence is empty or offers none.
+    """
+    from langchain_lumos.model_calls import call_model
+
+    ranked = _ranked(question, evidence_sentences(evidence))
+    if not ranked:
+        return "No answer"
+    shown = ranked[: max(1, max_sentences)]
+    reply = call_model(model, _qa_prompt(model, question, " ".join(shown)), stop=["\n"]).text
+    return snap_to_evidence(reply, question, shown) or "No answer"

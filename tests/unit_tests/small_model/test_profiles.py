@@ -1,0 +1,327 @@
+"""The small-model profile: exemplars, answer spans, substitution, repeats, early stop, grammars."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from langchain_lumos.domains import COMPLEX_QA, MATHS, WEBSHOP, get_domain
+from langchain_lumos.parsing import parse_actions, parse_plan
+from langchain_lumos.profiles import (
+    SMALL_GRAMMAR_BOUNDS,
+    GroundingStoppingCriteria,
+    cut_grounding,
+    evidence_sentences,
+    grammar_for,
+    grounding_complete,
+    is_repeated_subgoal,
+    profile_exemplars,
+    qa_answer,
+    small_model_profile,
+    small_qa_answer,
+    snap_to_evidence,
+    substitution_value,
+)
+from langchain_lumos.testing import ScriptedLLM
+
+CASES = [
+    ("complex_qa", "iterative"),
+    ("complex_qa", "onetime"),
+    ("maths", "iterative"),
+    ("maths", "onetime"),
+    ("web_agent", "iterative"),
+]
+QA_TOOLS = ["KnowledgeQuery", "ParagraphRetrieve", "QA", "Calculator", "Code"]
+MATHS_TOOLS = ["Calculator", "SetEquation", "SolveEquation", "Count", "SolveInequality", "Code", "Define"]
+TOOLS = {"complex_qa": QA_TOOLS, "maths": MATHS_TOOLS, "web_agent": ["CLICK", "TYPE", "SELECT"]}
+KAFKA_EVIDENCE = (
+    "Evidence 1: Franz Kafka was a German-language Jewish Czech writer and novelist born in Prague, "
+    "in the Austro-Hungarian Empire.\n"
+    "Evidence 2: His work has been translated into several languages.\n"
+)
+
+
+def _assistant(dialogue: tuple[Any, ...]) -> list[str]:
+    return [t["content"] for t in dialogue if t["role"] == "assistant"]
+
+
+# -- exemplars ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("domain", "mode"), CASES)
+def test_every_mode_and_domain_has_parseable_exemplars(domain: str, mode: str) -> None:
+    plans, grounds = profile_exemplars(domain, mode)
+    assert plans and grounds
+    for dialogue in plans:
+        previous: list[str] = []
+        for i, text in enumerate(_assistant(dialogue)):
+            parsed = parse_plan(text, next_index=len(previous) + 1, loose_stop=True, previous=previous)
+            assert parsed.error is None, text
+            if mode == "onetime":
+                assert i == 0 and len(parsed.subgoals) >= 1
+            previous += [s.text for s in parsed.subgoals]
+    for dialogue in grounds:
+        for text in _assistant(dialogue):
+            parsed = parse_actions(text)
+            assert not parsed.errors, text
+            assert parsed.actions
+
+
+def test_complex_qa_exemplars_hold_single_hop_and_two_hop_with_a_bridge() -> None:
+    for mode in ("iterative", "onetime"):
+        _, grounds = profile_exemplars("complex_qa", mode)
+        lines = [" ; ".join(_assistant(d)) for d in grounds]
+        assert any(line.count("QA(") == 1 for line in lines)  # single hop
+        assert any(line.count("QA(") == 2 for line in lines)  # two hops
+    # One-time: the second hop reads the bridge entity from the first hop's answer.
+    _, onetime = profile_exemplars("complex_qa", "onetime")
+    assert "KnowledgeQuery(R3)" in _assistant(onetime[-1])[0]
+
+
+@pytest.mark.parametrize("mode", ["iterative", "onetime"])
+def test_every_grounded_maths_action_calls_a_tool(mode: str) -> None:
+    _, grounds = profile_exemplars("maths", mode)
+    for dialogue in grounds:
+        for text in _assistant(dialogue):
+            assert all(a.name == "Calculator" for a in parse_actions(text).actions)
+
+
+def test_small_model_profile_applies_exemplars_and_loose_stop() -> None:
+    for mode in ("iterative", "onetime"):
+        small = small_model_profile("complex_qa", mode=mode)
+        assert small.loose_stop
+        assert (small.plan_exemplars, small.ground_exemplars) == profile_exemplars("complex_qa", mode)
+    assert (
+        small_model_profile("maths", mode="onetime").ground_exemplars
+        != small_model_profile("maths", mode="iterative").ground_exemplars
+    )
+
+
+def test_small_model_profile_keeps_dataset_and_own_exemplars_and_leaves_eval_alone() -> None:
+    gsm = small_model_profile("gsm8k", mode="onetime")
+    assert gsm.dataset is not None and gsm.dataset.name == "gsm8k"
+    assert gsm.max_subgoals == 8
+    shop = small_model_profile(WEBSHOP)
+    assert shop.ground_exemplars == WEBSHOP.ground_exemplars and shop.loose_stop
+    # The eval-compatible domains are unchanged.
+    assert COMPLEX_QA.plan_exemplars == () and not COMPLEX_QA.loose_stop
+    assert get_domain("maths") == MATHS
+
+
+def test_unknown_mode_fails_fast() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        small_model_profile("maths", mode="batch")
+
+
+# -- answer substitution and repeated subgoals -------------------------------------------------------
+
+
+def test_qa_answer_returns_the_answer_part() -> None:
+    assert qa_answer("Question: Where was Franz Kafka born?; Answer: Prague") == "Prague"
+    assert qa_answer("Question: a?; Answer: Steven Spielberg\nmore") == "Steven Spielberg"
+    assert qa_answer("Answer: 1.4 million;") == "1.4 million"
+    assert qa_answer("No answer.") == "No answer."
+
+
+def test_substitution_value_only_rewrites_qa_results() -> None:
+    assert substitution_value("Question: Who directed Jaws?; Answer: Steven Spielberg") == "Steven Spielberg"
+    assert substitution_value(["a *** b"]) == ["a *** b"]
+    assert substitution_value("Evidence 1: text") == "Evidence 1: text"
+    assert substitution_value(41) == 41
+
+
+def test_repeated_subgoal_detection() -> None:
+    previous = ["Obtain the birthplace of Franz Kafka.", "Obtain the population of Prague."]
+    assert is_repeated_subgoal("Subgoal 3: Obtain birthplace of Franz Kafka", previous)
+    assert is_repeated_subgoal(
+        "No, I will keep planning. Subgoal 3: obtain the population of Prague!", previous
+    )
+    assert not is_repeated_subgoal("Subgoal 3: Obtain the river of Prague.", previous)
+    assert not is_repeated_subgoal("Subgoal 1: Obtain the birthplace of Franz Kafka.", [])
+
+
+# -- early stop ------------------------------------------------------------------------------------
+
+LINE = (
+    "R1 = KnowledgeQuery(Franz Kafka); R2 = ParagraphRetrieve(R1, Query: Where was Kafka born?); "
+    "R3 = QA([R2], Question: Where was Kafka (the writer) born?)"
+)
+
+
+def test_grounding_complete_after_the_first_whole_qa() -> None:
+    assert grounding_complete(LINE, "complex_qa")
+    assert grounding_complete(LINE + "; R4 = KnowledgeQuery(", "hotpotqa")
+    assert not grounding_complete(LINE[:-1], "complex_qa")  # QA still open
+    assert not grounding_complete(
+        "R1 = KnowledgeQuery(Franz Kafka); R2 = ParagraphRetrieve(R1, Q)", COMPLEX_QA
+    )
+    assert not grounding_complete(LINE, "complex_qa", mode="onetime")  # one-time lines run to the newline
+    assert not grounding_complete(LINE, "webshop")  # no early stop rule
+
+
+def test_onetime_grounding_is_complete_after_one_qa_per_planned_subgoal() -> None:
+    two = LINE + "; R4 = KnowledgeQuery(R3); R5 = ParagraphRetrieve(R4, Query: x); R6 = QA([R5], Question: y)"
+    assert not grounding_complete(LINE, "complex_qa", mode="onetime", subgoals=2)
+    assert grounding_complete(two, "complex_qa", mode="onetime", subgoals=2)
+    assert cut_grounding(two + "; R7 = QA(", "complex_qa", mode="onetime", subgoals=2) == two
+
+
+def test_maths_grounding_is_complete_after_one_whole_action() -> None:
+    assert grounding_complete("R1 = Calculator((3 + 4) * 2)", "maths")
+    assert not grounding_complete("R1 = Calculator((3 + 4) * 2", "gsm8k")
+
+
+def test_cut_grounding_keeps_the_line_up_to_its_final_action() -> None:
+    assert cut_grounding(LINE + "; R4 = Calculator(1 + 1", "complex_qa") == LINE
+    assert cut_grounding(LINE + ");", "complex_qa") == LINE
+    assert cut_grounding("R1 = KnowledgeQuery(x\nmore", "complex_qa") == "R1 = KnowledgeQuery(x"
+
+
+class _CharTokenizer:
+    """One token per character: token id = code point."""
+
+    def decode(self, ids: Any, skip_special_tokens: bool = True) -> str:
+        return "".join(chr(int(i)) for i in ids)
+
+
+def test_stopping_criteria_stops_each_row_once_complete() -> None:
+    torch = pytest.importorskip("torch")
+    prompt = "P>"
+    rows = [prompt + LINE + "; R4", prompt + "R1 = KnowledgeQuery(Franz Kaf"]
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[ord(c) for c in r.ljust(width)] for r in rows])
+    criteria = GroundingStoppingCriteria(_CharTokenizer(), len(prompt), "complex_qa")
+    assert criteria(ids[:, :3], None).tolist() == [False, False]
+    assert criteria(ids, None).tolist() == [True, False]
+    onetime = GroundingStoppingCriteria(_CharTokenizer(), len(prompt), "complex_qa", mode="onetime")
+    assert onetime(ids, None).tolist() == [False, False]
+    counted = GroundingStoppingCriteria(
+        _CharTokenizer(), len(prompt), "complex_qa", mode="onetime", subgoals=1
+    )
+    assert counted(ids, None).tolist() == [True, False]
+
+
+# -- grammars --------------------------------------------------------------------------------------
+
+
+def _accepts(grammar: str, text: str) -> bool:
+    testing = pytest.importorskip("xgrammar.testing")
+    return bool(testing._is_grammar_accept_string(grammar, text))
+
+
+@pytest.mark.parametrize(("domain", "mode"), CASES)
+def test_grammars_accept_every_exemplar_output(domain: str, mode: str) -> None:
+    tools = TOOLS[domain]
+    plans, grounds = profile_exemplars(domain, mode)
+    for dialogue in grounds:
+        first = 1
+        for text in _assistant(dialogue):
+            grammar = grammar_for(domain, tools, mode=mode, first_variable=first)
+            assert _accepts(grammar, text + "\n"), text
+            first += len(parse_actions(text).actions)
+    for dialogue in plans:
+        for i, text in enumerate(_assistant(dialogue), 1):
+            assert _accepts(
+                grammar_for(domain, tools, mode=mode, module="plan", next_index=i), text + "\n"
+            ), text
+
+
+def test_grammar_for_reads_the_state_and_bounds_arguments() -> None:
+    state = {"variables": {"R1": "x", "R3": "y", "Env": None}, "subgoals": [{}, {}]}
+    grammar = grammar_for("complex_qa", QA_TOOLS, mode="iterative", state=state)
+    assert _accepts(grammar, "R4 = KnowledgeQuery(Prague)\n")
+    assert not _accepts(grammar, "R1 = KnowledgeQuery(Prague)\n")
+    assert not _accepts(grammar, "R4 = Search(Prague)\n")  # not a registered tool
+    too_long = "x" * (SMALL_GRAMMAR_BOUNDS["max_argument_chars"] + 1)
+    assert not _accepts(grammar, f"R4 = KnowledgeQuery({too_long})\n")
+    plan = grammar_for("complex_qa", QA_TOOLS, mode="iterative", module="plan", state=state)
+    assert _accepts(plan, "No, I will keep planning. Subgoal 3: Obtain the river of Prague.\n")
+    assert _accepts(plan, "Yes, I will stop planning.\n")
+    assert not _accepts(plan, "Subgoal 3: Obtain the river of Prague.\n")
+
+
+def test_grammar_for_uses_tool_objects_forced_prefix_and_multi_output() -> None:
+    class Tool:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    shop = grammar_for(WEBSHOP, [Tool("Search"), Tool("Click")], mode="iterative")
+    assert _accepts(shop, "Search(red shoes)\n")  # after the forced `R1 = `
+    maths = grammar_for("maths", MATHS_TOOLS, mode="onetime")
+    assert _accepts(maths, "R1 = SetEquation(x + y = 3); R2, R3 = SolveEquation(R1)\n")
+    with pytest.raises(ValueError, match="name"):
+        grammar_for("maths", [object()], mode="iterative")
+    with pytest.raises(ValueError, match="module"):
+        grammar_for("maths", MATHS_TOOLS, mode="iterative", module="execute")  # type: ignore[arg-type]
+
+
+# -- short-span QA ---------------------------------------------------------------------------------
+
+
+def test_evidence_sentences_strip_labels_and_titles() -> None:
+    assert evidence_sentences(KAFKA_EVIDENCE)[1] == "His work has been translated into several languages."
+    assert evidence_sentences(["Prague *** Prague is a city. It is old."]) == [
+        "Prague is a city.",
+        "It is old.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("Answer: Prague", "Prague"),
+        ("He was born in prague.", "Prague"),
+        ("Evidence 6: His work has been translated into several languages.", "Prague"),
+        ("I cannot tell.", "Prague"),
+    ],
+)
+def test_snap_to_evidence_gives_a_short_span(reply: str, expected: str) -> None:
+    question = "Where was Franz Kafka born?"
+    assert snap_to_evidence(reply, question, evidence_sentences(KAFKA_EVIDENCE)) == expected
+
+
+def test_snap_to_evidence_reads_numbers_with_units() -> None:
+    sentences = [
+        "Prague is the capital of the Czech Republic.",
+        "Located on the Vltava River, the city has a population of about 1.4 million.",
+    ]
+    assert snap_to_evidence("", "What is the population of Prague?", sentences) == "1.4 million"
+
+
+def test_small_qa_answer_with_an_llm_never_returns_raw_evidence() -> None:
+    llm = ScriptedLLM(responses=["Evidence 1: Franz Kafka was a German-language Jewish Czech writer"])
+    answer = small_qa_answer(llm, "Where was Franz Kafka born?", KAFKA_EVIDENCE)
+    assert answer == "Prague"
+    prompt = llm.calls[0].prompt
+    assert "Question: Where was Franz Kafka born?" in prompt
+    assert "born in Prague" in prompt.split("Question:")[0]  # the best sentence is shown
+
+
+def test_small_qa_answer_with_a_chat_model_and_empty_evidence() -> None:
+    chat = FakeListChatModel(responses=["Answer: the Austro-Hungarian Empire"])
+    assert (
+        small_qa_answer(chat, "In which empire was Kafka born?", KAFKA_EVIDENCE) == "Austro-Hungarian Empire"
+    )
+    assert small_qa_answer(chat, "Where?", "") == "No answer"
+
+
+class _TemplateLLM(ScriptedLLM):
+    """A scripted LLM with a tokenizer that has a chat template (like LumosTransformersLLM)."""
+
+    @property
+    def tokenizer(self) -> Any:
+        class Tok:
+            chat_template = "chatml"
+
+            def apply_chat_template(self, messages: Any, tokenize: bool, add_generation_prompt: bool) -> str:
+                return f"<|im_start|>user\n{messages[0]['content']}<|im_end|>\n<|im_start|>assistant\n"
+
+        return Tok()
+
+
+def test_small_qa_answer_uses_the_models_chat_template() -> None:
+    llm = _TemplateLLM(responses=["Prague"])
+    assert small_qa_answer(llm, "Where was Franz Kafka born?", KAFKA_EVIDENCE) == "Prague"
+    assert llm.calls[0].prompt.startswith("<|im_start|>user\n")
