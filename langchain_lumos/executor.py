@@ -67,6 +67,7 @@ from langchain_lumos.journal import JournalKey
 from langchain_lumos.model_calls import llm_usage
 from langchain_lumos.nodes import context_of, make_node, runtime_and_context
 from langchain_lumos.parsing import find_variables, split_arguments, substitute_variables
+from langchain_lumos.prompts import final_qa_context, final_qa_question, onetime_qa_question
 from langchain_lumos.setup import Setup, ToolErrorHandling
 from langchain_lumos.state import GroundedAction, LumosState, Observation, current_batch, render_value
 
@@ -615,7 +616,12 @@ def route_executor(setup: Setup) -> Any:
                     and action["id"] == last["id"]
                     and action["name"] == "QA"
                 ):
-                    question = state["task"]  # Lumos-O asks the final QA the task itself
+                    # Lumos-O: HotpotQA asks the last QA the task; StrategyQA its own question + suffix.
+                    own = next(
+                        (v for k, v in split_arguments(action["args"])[1] if k.lower() == "question"), ""
+                    )
+                    position = [a["id"] for a in current_batch(state)].index(action["id"])
+                    question = onetime_qa_question(setup.domain, state["task"], own, position=position)
                 task = ActionTask(
                     action=action,
                     variables=values,
@@ -632,9 +638,21 @@ def route_executor(setup: Setup) -> Any:
         failed = any(done.get(a["id"]) != "success" for a in batch if a["id"] not in over)
         if failed and batch and batch[-1]["attempt"] < ctx.max_regrounds:
             return "grounder"
+        if _reward_returned(setup, state, batch):
+            return FINALIZE
         return "planner"
 
     return route
+
+
+def _reward_returned(setup: Setup, state: LumosState, batch: list[GroundedAction]) -> bool:
+    """WebShop: the episode ended (the grounding's last action returned the reward)."""
+    profile = setup.domain.dataset
+    actions = [a for a in batch if a["variables"]]
+    if profile is None or profile.answer != "reward" or not actions:
+        return False
+    value = state.get("variables", {}).get(actions[-1]["variables"][0])
+    return isinstance(value, float)
 
 
 # -- one action ----------------------------------------------------------------------------
@@ -830,7 +848,8 @@ def create_finalize_node(setup: Setup) -> Runnable[Any, Any]:
         results = [v for v in state.get("variables", {}).values() if isinstance(v, str) and "Question: " in v]
         if tool is None or not results:
             return None
-        return tool, {"context": "; ".join(results).strip(), "question": state["task"]}
+        context, question = final_qa_context(results), final_qa_question(setup.domain, state["task"])
+        return tool, {"context": context, "question": question}
 
     def _fallback(state: LumosState) -> str | None:
         if setup.domain.answer == "qa":

@@ -195,6 +195,7 @@ def create_grounder_node(setup: Setup) -> Runnable[Any, Any]:
             "style": ctx.prompt_style,
             "exemplars": setup.domain.ground_exemplars,
             "prefix": setup.domain.ground_prefix if not state.get("grounder_turns") else "",
+            "history_prefix": setup.domain.ground_prefix if setup.domain.echo_ground_prefix else "",
         }
 
     def _tool_model(model: BaseLanguageModel, state: LumosState) -> Any:

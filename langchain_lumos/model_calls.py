@@ -18,7 +18,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 
-from langchain_lumos.prompts import PromptStyle, Turn, render_prompt
+from langchain_lumos.prompts import PromptStyle, Turn, join_forced_prefix, render_prompt
 from langchain_lumos.state import ModuleUsage
 
 __all__ = [
@@ -187,10 +187,9 @@ def _call_config(
 
 def _module_call(reply: ModelReply, prefix: str, start: float, *, chat: bool) -> ModuleCall:
     line = first_line(reply.text)
-    if chat:  # a chat model may or may not repeat the forced prefix
-        text = prefix + line if prefix and not line.startswith(prefix.strip()) else line
-    else:  # a completion continues after the forced prefix
-        text = prefix + line
+    # A completion continues after the forced prefix; a chat model (or an echoing
+    # completion) may repeat it: never `R1 = R1 = ...`.
+    text = join_forced_prefix(prefix, line) if prefix else line
     usage = ModuleUsage(
         calls=1,
         prompt_tokens=reply.prompt_tokens,
@@ -206,10 +205,13 @@ def _module_prompt(
     style: PromptStyle,
     exemplars: Sequence[Sequence[Turn]],
     prefix: str,
+    history_prefix: str = "",
 ) -> str | list[BaseMessage]:
     if isinstance(model, BaseChatModel):
         return to_messages(turns, exemplars)
-    return render_prompt(turns, style=style, exemplars=exemplars, assistant_prefix=prefix)
+    return render_prompt(
+        turns, style=style, exemplars=exemplars, assistant_prefix=prefix, history_prefix=history_prefix
+    )
 
 
 def invoke_module(
@@ -223,6 +225,7 @@ def invoke_module(
     style: PromptStyle = "eval",
     exemplars: Sequence[Sequence[Turn]] = (),
     prefix: str = "",
+    history_prefix: str = "",
 ) -> ModuleCall:
     r"""Call `model` on the conversation and return its first output line.
 
@@ -231,7 +234,7 @@ def invoke_module(
     """
     _check(model)
     start = time.perf_counter()
-    prompt = _module_prompt(model, turns, style, exemplars, prefix)
+    prompt = _module_prompt(model, turns, style, exemplars, prefix, history_prefix)
     chat = isinstance(model, BaseChatModel)
     reply = call_model(
         model, prompt, stop=None if chat else ["\n"], config=_call_config(config, run_name, tags, metadata)
@@ -250,11 +253,12 @@ async def ainvoke_module(
     style: PromptStyle = "eval",
     exemplars: Sequence[Sequence[Turn]] = (),
     prefix: str = "",
+    history_prefix: str = "",
 ) -> ModuleCall:
     """Async `invoke_module`."""
     _check(model)
     start = time.perf_counter()
-    prompt = _module_prompt(model, turns, style, exemplars, prefix)
+    prompt = _module_prompt(model, turns, style, exemplars, prefix, history_prefix)
     chat = isinstance(model, BaseChatModel)
     reply = await acall_model(
         model, prompt, stop=None if chat else ["\n"], config=_call_config(config, run_name, tags, metadata)

@@ -14,11 +14,11 @@ from langchain_lumos.events import emit
 from langchain_lumos.model_calls import ModuleCall, ainvoke_module, invoke_module
 from langchain_lumos.nodes import make_node, runtime_and_context
 from langchain_lumos.parsing import PlanParse, parse_plan
-from langchain_lumos.prompts import Turn, plan_feedback, plan_request
+from langchain_lumos.prompts import Turn, feedback_result, plan_feedback, plan_request
 from langchain_lumos.setup import Setup
-from langchain_lumos.state import Episode, LumosState, Subgoal, subgoal_result
+from langchain_lumos.state import Episode, LumosState, Subgoal
 
-__all__ = ["PLANNER", "PLAN_RETRY", "create_planner_node", "feedback_value"]
+__all__ = ["PLANNER", "PLAN_RETRY", "create_planner_node"]
 
 PLANNER: Final = "planner"
 PLAN_RETRY: Final = (
@@ -27,11 +27,6 @@ PLAN_RETRY: Final = (
 )
 """The planner turn answering a reply that is not a plan (a langchain-lumos addition)."""
 _LABEL_RE = re.compile(r"\bSubgoal\s+\d+\s*:")
-
-
-def feedback_value(output: str) -> str:
-    """The executed result as the evaluation scripts reported it: text after the last `=`."""
-    return output.split("=")[-1].strip()
 
 
 def _task(state: LumosState) -> str:
@@ -122,9 +117,32 @@ def _prepare(setup: Setup, state: LumosState) -> tuple[dict[str, Any], list[Turn
     if not state.get("planner_turns"):
         return update, [plan_request(task)]
     last = subgoals[-1]
-    result = subgoal_result(state, last["index"])
-    value = feedback_value(result) if result is not None else "None"
+    raw = _subgoal_value(state, last["index"])
+    value = feedback_result(setup.domain, raw) if raw is not None else "None"
     return update, [plan_feedback(setup.domain, last["index"], last["text"], value)]
+
+
+def _subgoal_value(state: LumosState, index: int) -> Any:
+    """The raw value of a subgoal's last executed action (its observation text if it failed)."""
+    actions = [a for a in state.get("actions", []) if a["subgoal"] == index]
+    if not actions:
+        return None
+    attempt = max(a["attempt"] for a in actions)
+    outputs = {o["action_id"]: o for o in state.get("observations", [])}
+    store = state.get("variables", {})
+    for action in reversed([a for a in actions if a["attempt"] == attempt]):
+        obs = outputs.get(action["id"])
+        if obs is None:
+            continue
+        if (
+            obs["status"] == "success"
+            and action["variables"]
+            and all(v in store for v in action["variables"])
+        ):
+            values = [store[v] for v in action["variables"]]
+            return values[0] if len(values) == 1 else values
+        return obs["output"]
+    return None
 
 
 def _unusable(text: str, parsed: PlanParse) -> bool:

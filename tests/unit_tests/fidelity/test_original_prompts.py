@@ -5,10 +5,8 @@ real `LumosAgent` (`create_lumos_agent(..., domain="<dataset>")`) with scripted 
 and grounder models that record their prompts, fake tools returning scripted values and
 the package's `QA` tool on a recording QA model; once through the independent
 re-implementation of the original loop (`tests/unit_tests/fidelity/original.py`). Every
-prompt of every module (planner, grounder, QA tool, final QA) must be identical.
-
-A cell that differs today is marked `xfail(strict=True)` with the issue item and the
-file/function that must change, so it turns into a failure (to un-mark) once fixed.
+prompt of every module (planner, grounder, QA tool, final QA) must be identical, and so
+must the number of model calls.
 """
 
 from __future__ import annotations
@@ -309,37 +307,6 @@ CASES: dict[tuple[str, str], tuple[Script, Callable[[Script, str], OriginalRun]]
 }
 _QA_DATASETS = ("hotpotqa", "strategyqa")
 
-_FINAL_QA = (
-    "item 2 (final QA context ends with ';'): langchain_lumos/executor.py create_finalize_node._qa_request "
-    "must build the context with prompts.final_qa_context(results)"
-)
-_STRATEGY_FINAL = (
-    _FINAL_QA + " and the question with prompts.final_qa_question(setup.domain, state['task']) "
-    "(item 3: StrategyQA ' Must answer yes/no.')"
-)
-_STRATEGY_ONETIME = (
-    "item 3 (StrategyQA one-time: the last QA keeps its own question + ' Must answer yes/no.'): "
-    "langchain_lumos/executor.py route_executor must ask prompts.onetime_qa_question(setup.domain, "
-    "state['task'], <the action's Question: argument>, position=<its index in the grounding>)"
-)
-_WEBSHOP_FEEDBACK = (
-    "item 5 (WebShop feedback is the raw result, a list as its Python repr): langchain_lumos/planner.py "
-    "_prepare must report prompts.feedback_result(setup.domain, <raw value of the subgoal's last action>)"
-)
-_WEBSHOP_ECHO = (
-    "item 5 (WebShop grounder history 'R1 = R1 = Search(...)' in the eval style): "
-    "langchain_lumos/model_calls.py invoke_module/ainvoke_module must take history_prefix and pass it to "
-    "render_prompt; langchain_lumos/grounder.py create_grounder_node._kwargs must pass "
-    "history_prefix=setup.domain.ground_prefix if setup.domain.echo_ground_prefix else ''"
-)
-XFAIL: dict[tuple[str, str, str], str] = {
-    ("hotpotqa", "iterative", "final_qa"): _FINAL_QA,
-    ("strategyqa", "iterative", "final_qa"): _STRATEGY_FINAL,
-    ("strategyqa", "onetime", "qa"): _STRATEGY_ONETIME,
-    ("webshop", "iterative", "planner"): _WEBSHOP_FEEDBACK,
-    ("webshop", "iterative", "grounder"): _WEBSHOP_ECHO,
-}
-
 
 def _cells() -> list[Any]:
     cells = []
@@ -350,9 +317,7 @@ def _cells() -> list[Any]:
             if mode == "iterative":
                 modules.append("final_qa")
         for module in modules:
-            reason = XFAIL.get((dataset, mode, module))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            cells.append(pytest.param(dataset, mode, module, marks=marks, id=f"{dataset}-{mode}-{module}"))
+            cells.append(pytest.param(dataset, mode, module, id=f"{dataset}-{mode}-{module}"))
     return cells
 
 
@@ -390,20 +355,12 @@ def _calls(run: OriginalRun | ProjectRun) -> tuple[int, int]:
     return len(run.planner), len(run.grounder)
 
 
-_REWARD_END = (
-    "item 5 (the WebShop episode ends when Click returns the reward, no further planner call): "
-    "langchain_lumos/executor.py route_executor must return FINALIZE instead of 'planner' when "
-    "setup.domain.dataset.answer == 'reward' and the grounding's last action returned a float"
-)
-
-
 @pytest.mark.parametrize(
     ("dataset", "mode"),
     [
         pytest.param(
             d,
             m,
-            marks=[pytest.mark.xfail(strict=True, reason=_REWARD_END)] if d == "webshop" else [],
             id=f"{d}-{m}",
         )
         for d, m in CASES
@@ -419,14 +376,6 @@ def test_svamp_makes_two_planner_calls() -> None:
     assert len(theirs.planner) == len(ours.planner) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "item 6 (an echoed forced prefix must not give 'R1 = R1 = ...'): langchain_lumos/model_calls.py "
-        "_module_call must return prompts.join_forced_prefix(prefix, first_line(reply.text)) for chat "
-        "and completion models alike; the history then needs item 5's history_prefix too"
-    ),
-)
 def test_webshop_echoed_prefix_runs_like_the_original() -> None:
     echoed = "R1 = Search(women's slim fit tops long sleeve black large)"
     script = dataclasses.replace(WEBSHOP_ITERATIVE, ground=[echoed, *WEBSHOP_ITERATIVE.ground[1:]])
