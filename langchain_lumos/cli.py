@@ -38,6 +38,21 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "add_convert_parser",
         "convert raw Lumos annotations into planner/grounder training dialogues",
     ),
+    "annotate": (
+        "langchain_lumos.training.annotate",
+        "add_annotate_parser",
+        "convert ground-truth reasoning into Lumos annotations (execution-checked)",
+    ),
+    "eval-mind2web": (
+        "langchain_lumos.evaluation.mind2web",
+        "add_mind2web_parser",
+        "evaluate on a local Mind2Web split (element accuracy, operation F1, step success)",
+    ),
+    "eval-webshop": (
+        "langchain_lumos.evaluation.webshop",
+        "add_webshop_parser",
+        "evaluate on a running WebShop server (average reward, success rate)",
+    ),
 }
 """Sub-command -> (module, parser adder, one-line help)."""
 

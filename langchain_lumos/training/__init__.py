@@ -5,6 +5,8 @@
   `LumosAgent` runs -> dialogues.
 - `finetune`: open-instruct-exact tokenization and a `transformers.Trainer` run (torch,
   transformers and, for LoRA, peft are imported lazily).
+- `annotate`: ground-truth reasoning -> execution-checked raw annotations (`lumos annotate`;
+  FanOutQA gold decompositions need no annotator model).
 - `cli`: `lumos train` and `lumos convert`.
 """
 
