@@ -4,7 +4,7 @@
 context, `GraphContext`: a model spec (the grammar of `langchain_lumos.presets`, the same
 as `lumos run --model`), the QA tool's model, the decoding options and the budgets of
 `LumosContext`. `graphs/iterative.py` and `graphs/onetime.py` (the targets of
-`langgraph.json`) are one line each on top of this module, so an installed wheel serves
+`langgraph.json`) are one line each on top of this module, so the installed package serves
 the same graphs.
 
 Two settings shape the compiled graph itself and are read from the environment when it
@@ -17,6 +17,10 @@ message saying how to serve it. `LUMOS_QA_MODEL` sets the default `qa_model`.
 Both review points are compiled in and each run chooses: the context's `review` (`[]`,
 `["plan"]`, `["actions"]`, `["plan", "actions"]`), by default `LUMOS_REVIEW` (`plan`,
 `actions` or `plan,actions`, read when the graph is built; unset: no review).
+
+A web-agent graph (`LUMOS_DOMAIN=web_agent`) acts on the demo page of `lumos run` when the
+input has no `Env` variable, and reads a JSON page in `{"variables": {"Env": PAGE}}`: a
+list of element strings, or `{"candidates": [...], "transitions": {element: PAGE}}`.
 
 The default model spec is resolved when the graph is built (off any event loop), other
 specs on first use; each resolution is cached, so each model loads once per process.
@@ -72,7 +76,9 @@ class GraphContext(LumosContext):
     """Run settings of the served Lumos graphs: budgets plus models, tools and review.
 
     `domain`, `model` and `qa_model` fall back to `LUMOS_DOMAIN`, `LUMOS_MODEL` and
-    `LUMOS_QA_MODEL` when left at their defaults. An unknown key is an error.
+    `LUMOS_QA_MODEL` when left at their defaults; `review` left at `None` pauses where
+    `LUMOS_REVIEW` says. An unknown key is an error (LangGraph Server, though, drops keys
+    missing from this schema before the graph runs).
     """
 
     domain: str = field(
@@ -249,6 +255,7 @@ def resolve_run(ctx: GraphContext, mode: str) -> tuple[ResolvedModels, list[Base
 
 
 # -- the web agent's page over the API -----------------------------------------------------
+
 
 def _page(value: Any, default: Any) -> Any:
     """The web page an action's `env` argument names, from what JSON can carry.

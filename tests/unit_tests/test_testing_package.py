@@ -39,4 +39,4 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
     import langchain_lumos.testing as testing
 
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
-        _ = testing.Nope  # type: ignore[attr-defined]
+        _ = testing.Nope

@@ -53,7 +53,7 @@ def test_graph_module(module: str) -> None:
     assert {"planner", "grounder", "finalize"} <= set(graph.nodes)
     assert graph.name == module.replace("graphs.", "lumos_")
     assert graph.context_schema is GraphContext
-    props = graph.get_context_jsonschema()["properties"]
+    props = (graph.get_context_jsonschema() or {})["properties"]
     for name in (
         "domain",
         "model",
@@ -118,11 +118,11 @@ def test_bad_contexts_are_errors() -> None:
     with pytest.raises(ValueError, match=r"Unknown run-context key\(s\) \['planner_model'\]"):
         GraphContext(planner_model="x")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="keyword"):
-        GraphContext("positional")  # type: ignore[misc]
+        GraphContext("positional")  # type: ignore[call-arg, arg-type]
     with pytest.raises(ValueError, match="Bad model spec"):
         GraphContext(model="nonsense")
     with pytest.raises(ValueError, match="review takes"):
-        GraphContext(review=["everything"])  # type: ignore[list-item]
+        GraphContext(review=["everything"])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="review takes"):
         GraphContext(review="plan")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_subgoals"):
@@ -211,20 +211,24 @@ def test_review_points_from_the_environment(
     graph = build_graph("iterative", name="g")
     assert {"review_plan", "review_actions"} <= set(graph.nodes)  # both compiled; runs choose
     graph.checkpointer = InMemorySaver()
-    config = {"configurable": {"thread_id": "t"}}
+    config: Any = {"configurable": {"thread_id": "t"}}
     paused = graph.invoke({"task": "What is A?"}, config)  # no context: LUMOS_REVIEW's points
     assert paused["__interrupt__"][0].value["subgoals"] == ["Look up A."]
     done, seen = _approve_all(graph, config, paused)
     assert done["answer"] == "answer to What is A?"
     assert set(seen) == {"plan_review"}
     monkeypatch.setenv("LUMOS_REVIEW", "everything")
-    with pytest.raises(ValueError, match="LUMOS_REVIEW='everything'.*review takes"):
+    with pytest.raises(ValueError, match=r"LUMOS_REVIEW='everything'.*review takes"):
         build_graph("iterative", name="g")
 
 
 @pytest.mark.parametrize(
     ("review", "expected"),
-    [([], set()), (["actions"], {"actions_review"}), (["plan", "actions"], {"plan_review", "actions_review"})],
+    [
+        ([], set()),
+        (["actions"], {"actions_review"}),
+        (["plan", "actions"], {"plan_review", "actions_review"}),
+    ],
 )
 def test_review_is_chosen_per_run(
     monkeypatch: pytest.MonkeyPatch, scripted_smollm2: ScriptedLLM, review: list[str], expected: set[str]
@@ -234,7 +238,7 @@ def test_review_is_chosen_per_run(
     monkeypatch.setenv("LUMOS_REVIEW", "plan")
     graph = build_graph("iterative", name="g")
     graph.checkpointer = InMemorySaver()
-    config = {"configurable": {"thread_id": "t"}}
+    config: Any = {"configurable": {"thread_id": "t"}}
     first = graph.invoke({"task": "What is A?"}, config, context={"review": review})
     done, seen = _approve_all(graph, config, first, {"review": review})
     assert done["answer"] == "answer to What is A?"
@@ -282,7 +286,9 @@ def _web_graph(monkeypatch: pytest.MonkeyPatch, grounder_output: str) -> tuple[A
     monkeypatch.setenv("LUMOS_MODEL", "scripted")
     grounder = ScriptedLLM(responses=[grounder_output])
     register_models(
-        "web", ScriptedLLM(responses=["Subgoal 1: Open the cruises page.", "Yes, I will stop planning."]), grounder
+        "web",
+        ScriptedLLM(responses=["Subgoal 1: Open the cruises page.", "Yes, I will stop planning."]),
+        grounder,
     )
     return build_graph("iterative", name="web"), grounder
 
@@ -298,11 +304,19 @@ def test_served_web_agent_runs_on_the_demo_page_without_an_env(monkeypatch: pyte
 
 def test_served_web_agent_takes_a_json_page(monkeypatch: pytest.MonkeyPatch) -> None:
     graph, _ = _web_graph(monkeypatch, "R1 = CLICK(Env, QUERY: Deals); R2 = CLICK(R1, QUERY: Buy)")
-    page = {"candidates": ["[link] Home", "[link] Deals"], "transitions": {"[link] Deals": ["[button] Buy now"]}}
+    deals = {"candidates": ["[button] Buy now"], "transitions": {"[button] Buy now": ["[text] Thanks"]}}
+    page = {"candidates": ["[link] Home", "[link] Deals"], "transitions": {"[link] Deals": deals}}
     result = graph.invoke(
         {"task": "Buy the deal.", "variables": {"Env": page}}, context={"model": "web", "max_subgoals": 2}
     )
-    assert [o["output"] for o in result["observations"]] == ["[link] Deals -> CLICK", "[button] Buy now -> CLICK"]
+    assert [o["output"] for o in result["observations"]] == [
+        "[link] Deals -> CLICK",
+        "[button] Buy now -> CLICK",
+    ]
+    assert result["variables"]["R2"].candidates() == ["[text] Thanks"]
+    listed = {"task": "Buy the deal.", "variables": {"Env": ["[link] Home", "[link] Deals"]}}
+    result = graph.invoke(listed, context={"model": "web", "max_subgoals": 2})
+    assert result["observations"][0]["output"] == "[link] Deals -> CLICK"
     bad = {"candidates": ["[link] Home"], "links": {}}
     result = graph.invoke(
         {"task": "Buy the deal.", "variables": {"Env": bad}}, context={"model": "web", "max_subgoals": 1}

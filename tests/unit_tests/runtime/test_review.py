@@ -300,6 +300,15 @@ def test_review_points_switch_per_run(review: Any, expected: list[str]) -> None:
     assert result["answer"] == "answer to Are A and B the same?"
 
 
+def test_a_resume_with_the_review_point_off_goes_on() -> None:
+    log = CallLog()
+    agent = _agent("onetime", ("plan", "actions"), log)
+    assert _interrupt(agent.invoke("Are A and B the same?", _config("off")))["type"] == "plan_review"
+    result = agent.invoke(Command(resume="ignored"), _config("off"), context={"review": []})
+    assert "__interrupt__" not in result
+    assert result["answer"] == "answer to Are A and B the same?"
+
+
 def test_review_off_needs_no_checkpointer() -> None:
     from langchain_lumos.context import LumosContext
 

@@ -1,7 +1,8 @@
 """The served graphs through a real in-memory LangGraph API server (`langgraph dev`) on loopback.
 
 Both graphs run through `langgraph-sdk` with scripted models chosen by the environment and
-the run context, each pausing for plan review and resumed over the API.
+the run context, each pausing for plan review and resumed over the API; the run context
+switches review points per run, and a second task on a thread starts a new episode.
 """
 
 from __future__ import annotations
@@ -33,8 +34,12 @@ pytestmark = pytest.mark.enable_socket
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = {
-    "planner": {"": "Subgoal 1: Calculate 2 + 3.", "Should we stop planning?": "Yes, I will stop planning."},
-    "grounder": ["R1 = Calculator(2 + 3)"],
+    "planner": {
+        "": "Subgoal 1: Calculate 2 + 3.",
+        "4 + 4?": "Subgoal 1: Calculate 4 + 4.",
+        "Should we stop planning?": "Yes, I will stop planning.",
+    },
+    "grounder": {"": "R1 = Calculator(2 + 3)", "Calculate 4 + 4.": "R1 = Calculator(4 + 4)"},
 }
 
 
@@ -160,7 +165,58 @@ def test_served_graph_with_review_over_the_api(
     )
 
 
+@pytest.mark.parametrize(
+    ("review", "first_pause"), [([], None), (["actions"], "actions_review"), (None, "plan_review")]
+)
+def test_review_points_are_chosen_per_run_over_the_api(
+    server: dict[str, Any], review: list[str] | None, first_pause: str | None
+) -> None:
+    client = sdk.get_sync_client(url=server["url"])
+    context: dict[str, Any] = {"model": f"scripted:{server['script']}", "domain": "maths"}
+    if review is not None:
+        context["review"] = review  # None: the graph's LUMOS_REVIEW=plan
+    if review == []:
+        context["no_such_key"] = 1  # dropped by langgraph-api before the graph runs
+    thread = client.threads.create()
+    result = client.runs.wait(
+        thread["thread_id"], "lumos_onetime", input={"task": "What is 2 + 3?"}, context=context
+    )
+    assert isinstance(result, dict), result
+    if first_pause is None:
+        assert "__interrupt__" not in result
+        assert (result["answer"], result["stop_reason"]) == ("5", "plan_complete")
+        return
+    (interrupt,) = result["__interrupt__"]
+    assert interrupt["value"]["type"] == first_pause
+    done = client.runs.wait(
+        thread["thread_id"], "lumos_onetime", command={"resume": "approve"}, context=context
+    )
+    assert isinstance(done, dict) and done["answer"] == "5", done
+
+
+@pytest.mark.parametrize("graph_id", ["lumos_iterative", "lumos_onetime"])
+def test_a_second_task_on_a_thread_starts_a_new_episode_over_the_api(
+    server: dict[str, Any], graph_id: str
+) -> None:
+    client = sdk.get_sync_client(url=server["url"])
+    context = {"model": f"scripted:{server['script']}", "domain": "maths", "review": [], "max_subgoals": 3}
+    thread = client.threads.create()
+    first = client.runs.wait(thread["thread_id"], graph_id, input={"task": "What is 2 + 3?"}, context=context)
+    assert isinstance(first, dict) and first["answer"] == "5", first
+    second = client.runs.wait(
+        thread["thread_id"], graph_id, input={"task": "What is 4 + 4?"}, context=context
+    )
+    assert isinstance(second, dict), second
+    assert (second["task"], second["answer"]) == ("What is 4 + 4?", "8")
+    assert [s["text"] for s in second["subgoals"]] == ["Calculate 4 + 4."]
+    assert [a["text"] for a in second["actions"]] == ["R1 = Calculator(4 + 4)"]
+    state = client.threads.get_state(thread["thread_id"])["values"]
+    [episode] = state["episodes"]
+    assert (episode["task"], episode["answer"]) == ("What is 2 + 3?", "5")
+
+
 def test_the_server_ran_without_blocking_errors(server: dict[str, Any]) -> None:
+    """Runs last: every run above left no error in the server log."""
     client = sdk.get_sync_client(url=server["url"])
     assert {a["graph_id"] for a in client.assistants.search()} >= {"lumos_iterative", "lumos_onetime"}
     log = server["log"].read_text()
