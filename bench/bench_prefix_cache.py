@@ -10,6 +10,10 @@ This script replays that shape with the model's own outputs: for each question i
 `--turns` planner turns and `--turns` grounder turns on one model, once with prefix reuse
 and once without (interleaved per call, so load changes hit both alike), and prints the
 prompt tokens prefilled, wall time, the speed-up and whether every output is identical.
+
+``--agent`` runs real iterative Lumos agents instead: the `smollm2` preset (small profile,
+few-shot exemplars) on maths questions with the offline maths tools, each question with
+and without reuse (alternating which goes first), and compares the whole results.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -127,17 +132,93 @@ def run(reuse: Timed, plain: Timed, turns: int) -> bool:
     return identical
 
 
+AGENT_QUESTIONS = [
+    "A shop sells 4 boxes of 6 eggs and 3 loose eggs. How many eggs is that?",
+    "Tom has 12 apples and gives away 5. He then buys 8 more. How many apples does he have?",
+    "A train travels 60 km per hour for 3 hours. How far does it go?",
+    "There are 7 rows of 9 chairs. 10 chairs are taken away. How many chairs are left?",
+]
+
+
+def _comparable(value: Any) -> Any:
+    """A result value without wall-clock figures (``seconds``) and random message ids."""
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items() if k != "seconds"}
+    if isinstance(value, (list, tuple)):
+        return [_comparable(v) for v in value]
+    if hasattr(value, "content") and hasattr(value, "id"):  # a LangChain message
+        return (type(value).__name__, value.content, getattr(value, "name", None))
+    return value
+
+
+def _differs(results: dict[bool, Any], key: str) -> bool:
+    return repr(_comparable(results[True].get(key))) != repr(_comparable(results[False].get(key)))
+
+
+def run_agents() -> None:
+    """Real iterative agent runs, with and without reuse, interleaved per question."""
+    import torch
+
+    from langchain_lumos import create_lumos_agent
+    from langchain_lumos.presets import resolve_models
+
+    models = resolve_models("smollm2", domain="maths", mode="iterative")
+    llms = list({id(m): m for m in (models.planner, models.grounder)}.values())
+    for llm in llms:
+        llm.load()  # type: ignore[attr-defined]
+    agent = create_lumos_agent(
+        models.planner, models.grounder, models.domain.create_tools(), mode="iterative", domain=models.domain
+    )
+    agent.invoke(AGENT_QUESTIONS[0])  # warm-up, not counted
+    seconds = {True: 0.0, False: 0.0}
+    totals: dict[bool, dict[str, int]] = {True: {}, False: {}}
+    identical = True
+    load1, _, _ = os.getloadavg()
+    for n, question in enumerate(AGENT_QUESTIONS):
+        results = {}
+        for reuse in (True, False) if n % 2 == 0 else (False, True):
+            for llm in llms:
+                llm.prefix_cache_max_entries = 4 if reuse else 0  # type: ignore[attr-defined]
+                llm.clear_prefix_cache()  # type: ignore[attr-defined]
+            start = time.perf_counter()
+            results[reuse] = agent.invoke(question)
+            seconds[reuse] += time.perf_counter() - start
+            for llm in llms:
+                for key, value in llm.prefix_cache_stats.items():  # type: ignore[attr-defined]
+                    totals[reuse][key] = totals[reuse].get(key, 0) + value
+        differ = sorted(k for k in results[True].keys() | results[False].keys() if _differs(results, k))
+        identical = identical and not differ
+        print(f"  question {n + 1}: {results[True].get('answer')!r} differing keys: {differ}", flush=True)
+    load2, _, _ = os.getloadavg()
+    print(f"== real iterative agents: smollm2 preset, maths, {len(AGENT_QUESTIONS)} questions")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {load1:.2f} -> {load2:.2f}"
+    )
+    print(f"{'':16}{'calls':>6}{'prompt tokens':>14}{'prefilled':>11}{'generated':>11}{'wall s':>9}")
+    for label, reuse in (("without reuse", False), ("with reuse", True)):
+        t = totals[reuse]
+        print(
+            f"{label:16}{t['calls']:>6}{t['prompt_tokens']:>14}{t['prefilled_tokens']:>11}"
+            f"{t['generated_tokens']:>11}{seconds[reuse]:>9.2f}"
+        )
+    print(f"speed-up: {seconds[False] / seconds[True]:.2f}x; identical results: {identical}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="use the tiny random Llama (smoke run)")
     parser.add_argument("--turns", type=int, default=4, help="planner (and grounder) turns per question")
     parser.add_argument("--new-tokens", type=int, default=96, help="max new tokens per call")
+    parser.add_argument("--agent", action="store_true", help="real iterative agent runs (smollm2 preset)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.agent:
+        run_agents()
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.tiny:
