@@ -1,7 +1,8 @@
 """Framework overhead per module step: instant fake models (FakeListLLM) and an instant tool.
 
 Runs Lumos-O and Lumos-I many times and divides the wall time by the number of graph steps
-(node executions: planner, grounder, executor, execute_action, finalize). Goal: < 5 ms/step.
+(node updates streamed: planner, grounder, execute_action, and executor or finalize where a
+run needs them). Goal: < 5 ms/step.
 
     python bench/bench_overhead.py [--runs 200]
 """

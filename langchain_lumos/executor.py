@@ -1,9 +1,12 @@
 """The executor: dispatches grounded actions to LangChain tools.
 
-The `executor` node schedules the actions of the current grounding by their variable
-dependencies: every action whose inputs are ready is sent, with `Send`, to its own
-`execute_action` task, so independent actions run concurrently and each finished action
-is checkpointed on its own (a resumed run never repeats a finished tool call).
+The actions of the current grounding are scheduled by their variable dependencies:
+every action whose inputs are ready is sent, with `Send`, to its own `execute_action`
+task, so independent actions run concurrently and each finished action is checkpointed on
+its own (a resumed run never repeats a finished tool call). The grounder's route sends the
+first ready actions itself, and a finished action's route sends the next ones when it was
+the only action running; the `executor` node joins concurrent actions (and records what
+cannot run after a failure, or once a budget is spent) before the next ones are sent.
 
 Tools that change shared state without passing it through variables (WebShop's `Search`
 and `Click` act on one shop session) set `tool.metadata["lumos_sequential"] = True`: their
@@ -42,10 +45,11 @@ import threading
 import time
 import types
 import typing
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -85,6 +89,10 @@ __all__ = [
     "create_execute_action_node",
     "create_executor_node",
     "create_finalize_node",
+    "final_answer_update",
+    "needs_final_qa",
+    "record_unrunnable",
+    "route_action",
     "route_executor",
 ]
 
@@ -112,11 +120,39 @@ class ActionTask(TypedDict):
     """The thread's episode (earlier finished tasks), for the action journal's key."""
 
 
+class _ToolSchema(NamedTuple):
+    fields: list[str]
+    """The argument order of Lumos actions (the model-visible fields)."""
+    wants_store: bool
+    """Whether the tool declares an injected `variables` field (the variable store)."""
+    input_schema: Any
+
+
+_SCHEMAS: dict[int, tuple[weakref.ReferenceType[BaseTool], Any, _ToolSchema]] = {}
+
+
+def _schema(tool: BaseTool) -> _ToolSchema:
+    """The tool's argument schemas, built once per tool (LangChain rebuilds them per access)."""
+    key = id(tool)
+    hit = _SCHEMAS.get(key)
+    if hit is not None and hit[0]() is tool and hit[1] is tool.args_schema:
+        return hit[2]
+    input_schema = tool.get_input_schema()
+    visible = list(getattr(tool.tool_call_schema, "model_fields", {}))
+    every = list(getattr(input_schema, "model_fields", {}))
+    schema = _ToolSchema(visible, "variables" in every and "variables" not in visible, input_schema)
+    try:
+        ref = weakref.ref(tool, lambda _, key=key: _SCHEMAS.pop(key, None))  # type: ignore[misc]
+    except TypeError:  # pragma: no cover - a tool class without weak references
+        return schema
+    _SCHEMAS[key] = (ref, tool.args_schema, schema)
+    return schema
+
+
 def _fields(tool: BaseTool) -> tuple[list[str], bool]:
     """The tool's Lumos argument order, and whether it wants the variable store injected."""
-    visible = list(getattr(tool.tool_call_schema, "model_fields", {}))
-    every = list(getattr(tool.get_input_schema(), "model_fields", {}))
-    return visible, "variables" in every and "variables" not in visible
+    schema = _schema(tool)
+    return schema.fields, schema.wants_store
 
 
 def _resolve(text: str, values: Mapping[str, Any]) -> Any:
@@ -377,8 +413,36 @@ def _stopped(tool: BaseTool, seconds: float | None, why: str) -> _ActionStopped:
 class NestedModelTokens(BaseCallbackHandler):
     """Counts the tokens of model calls a tool makes (e.g. the QA tool's model).
 
-    Reported usage where the model gives it, else estimated from the text.
+    Reported usage where the model gives it, else estimated from the text. It runs inline
+    (no thread hop per event in async runs) and hears model events only.
     """
+
+    run_inline = True
+
+    @property
+    def ignore_chain(self) -> bool:
+        """Chain events are not counted."""
+        return True
+
+    @property
+    def ignore_agent(self) -> bool:
+        """Tool (and agent) events are not counted."""
+        return True
+
+    @property
+    def ignore_retriever(self) -> bool:
+        """Retriever events are not counted."""
+        return True
+
+    @property
+    def ignore_retry(self) -> bool:
+        """Retry events are not counted."""
+        return True
+
+    @property
+    def ignore_custom_event(self) -> bool:
+        """Custom events are not counted."""
+        return True
 
     def __init__(self) -> None:
         self.prompt_tokens = 0
@@ -479,8 +543,7 @@ async def _acall_tool(
 def _check_input(tool: BaseTool, args: dict[str, Any]) -> str | None:
     """An observation when the arguments do not fit the tool's input schema (model-caused)."""
     try:
-        schema = tool.get_input_schema()
-        validate = getattr(schema, "model_validate", None)
+        validate = getattr(_schema(tool).input_schema, "model_validate", None)
         if validate is not None:
             validate(args)
     except ValidationError as exc:
@@ -530,65 +593,137 @@ def _reads(action: GroundedAction) -> set[str]:
     return names
 
 
-def create_executor_node(setup: Setup) -> Runnable[Any, Any]:
-    """Build the dispatcher node: records unrunnable actions; the router sends the rest.
+def record_unrunnable(state: LumosState, ctx: LumosContext, *, reserve: int = 3) -> dict[str, Any]:
+    """The observations of the grounding's actions that cannot run, and a budget stop.
 
     Unrunnable: everything once a step or time budget is spent, grounder output that is
     not an action, actions past `max_actions_per_subgoal` (skipped, never re-grounded),
     and actions reading a variable whose action did not succeed. An order-only
     dependency (an action waiting to overwrite a variable others read) is no reason to
     skip.
+
+    Args:
+        state: The graph state (its latest grounding is the one looked at).
+        ctx: The run settings.
+        reserve: Graph steps to keep for finishing, seen from the step that calls this.
+
+    Returns:
+        A state update: `observations` for the unrunnable actions and `stop_reason` when a
+        budget is spent; empty when every pending action can run.
+    """
+    pending, done = _pending(state)
+    batch = current_batch(state)
+    by_id = {a["id"]: a for a in batch}
+    over = _over_cap(batch, ctx.max_actions_per_subgoal)
+    # Tools spend no model tokens; the step and time budgets still apply here.
+    exhausted = budget_exhausted(state, ctx, tokens=False, reserve=reserve)
+    observations: list[Observation] = []
+    for action in pending:
+        if exhausted:
+            observations.append(_observation(action, "skipped", f"Skipped: {exhausted}."))
+        elif action.get("error"):
+            observations.append(_observation(action, "error", f"Error: {action['error']}"))
+        elif action["id"] in over:
+            limit = ctx.max_actions_per_subgoal
+            observations.append(
+                _observation(
+                    action,
+                    "skipped",
+                    f"Skipped: over the budget of {limit} actions per subgoal (max_actions_per_subgoal).",
+                )
+            )
+        else:
+            reads = _reads(action)
+            failed = [
+                d
+                for d in action["depends_on"]
+                if done.get(d) in ("error", "skipped")
+                and (d not in by_id or set(by_id[d]["variables"]) & reads)
+            ]
+            if failed:
+                observations.append(
+                    _observation(
+                        action, "skipped", f"Skipped: it depends on {failed[0]}, which did not succeed."
+                    )
+                )
+            else:
+                continue
+        done[action["id"]] = observations[-1]["status"]
+    update: dict[str, Any] = {"observations": observations} if observations else {}
+    if exhausted:
+        update["stop_reason"] = exhausted
+    return update
+
+
+def create_executor_node(setup: Setup) -> Runnable[Any, Any]:
+    """Build the join node: records unrunnable actions; its route sends the rest.
+
+    Concurrent actions meet here before the next ones are sent (see `record_unrunnable`
+    for what it records); so do reviewed groundings.
     """
 
     def execute(state: LumosState) -> dict[str, Any]:
         _, ctx = runtime_and_context()
-        pending, done = _pending(state)
-        batch = current_batch(state)
-        by_id = {a["id"]: a for a in batch}
-        over = _over_cap(batch, ctx.max_actions_per_subgoal)
-        # Tools spend no model tokens; the step and time budgets still apply here.
-        exhausted = budget_exhausted(state, ctx, tokens=False, reserve=3)
-        observations: list[Observation] = []
-        for action in pending:
-            if exhausted:
-                observations.append(_observation(action, "skipped", f"Skipped: {exhausted}."))
-            elif action.get("error"):
-                observations.append(_observation(action, "error", f"Error: {action['error']}"))
-            elif action["id"] in over:
-                limit = ctx.max_actions_per_subgoal
-                observations.append(
-                    _observation(
-                        action,
-                        "skipped",
-                        f"Skipped: over the budget of {limit} actions per subgoal (max_actions_per_subgoal).",
-                    )
-                )
-            else:
-                reads = _reads(action)
-                failed = [
-                    d
-                    for d in action["depends_on"]
-                    if done.get(d) in ("error", "skipped")
-                    and (d not in by_id or set(by_id[d]["variables"]) & reads)
-                ]
-                if failed:
-                    observations.append(
-                        _observation(
-                            action, "skipped", f"Skipped: it depends on {failed[0]}, which did not succeed."
-                        )
-                    )
-                else:
-                    continue
-            done[action["id"]] = observations[-1]["status"]
-        update: dict[str, Any] = {"observations": observations} if observations else {}
-        if exhausted:
-            update["stop_reason"] = exhausted
-        return update
+        return record_unrunnable(state, ctx)
 
     async def aexecute(state: LumosState) -> dict[str, Any]:
         return execute(state)
 
     return make_node(execute, aexecute, EXECUTOR)
+
+
+def _ready(
+    pending: list[GroundedAction],
+    done: Mapping[str, str],
+    batch: list[GroundedAction],
+    tools: dict[str, BaseTool],
+) -> list[GroundedAction]:
+    """The pending actions to send now: inputs ready, sequential tools in plan order."""
+    ready = [a for a in pending if all(d in done for d in a["depends_on"])]
+    return _in_order(ready, batch, dict(done), tools) if ready else []
+
+
+def _dispatch(setup: Setup, state: LumosState, ctx: LumosContext, runtime: Runtime[Any]) -> list[Send] | str:
+    """`Send` the ready actions of the latest grounding, or the next step when none is left."""
+    pending, done = _pending(state)
+    batch = current_batch(state)
+    ready = _ready(pending, done, batch, setup.tool_map(runtime))
+    if ready:
+        last = batch[-1]
+        deadline = _deadline(state, ctx)
+        store = state.get("variables", {})
+        sends = []
+        for action in ready:
+            values = {k: store[k] for k in _reads(action) if k in store}
+            question = None
+            if (
+                setup.mode == "onetime"
+                and setup.domain.final_qa
+                and action["id"] == last["id"]
+                and action["name"] == "QA"
+            ):
+                # Lumos-O: HotpotQA asks the last QA the task; StrategyQA its own question + suffix.
+                own = next((v for k, v in split_arguments(action["args"])[1] if k.lower() == "question"), "")
+                position = [a["id"] for a in batch].index(action["id"])
+                question = onetime_qa_question(setup.domain, state["task"], own, position=position)
+            task = ActionTask(
+                action=action,
+                variables=values,
+                question=question,
+                deadline=deadline,
+                episode=len(state.get("episodes", [])),
+            )
+            sends.append(Send(EXECUTE_ACTION, task))
+        return sends
+    if pending or setup.mode == "onetime":
+        return FINALIZE
+    over = _over_cap(batch, ctx.max_actions_per_subgoal)
+    failed = any(done.get(a["id"]) != "success" for a in batch if a["id"] not in over)
+    if failed and batch and batch[-1]["attempt"] < ctx.max_regrounds:
+        return "grounder"
+    if _reward_returned(setup, state, batch):
+        return FINALIZE
+    return "planner"
 
 
 def route_executor(setup: Setup) -> Any:
@@ -597,50 +732,50 @@ def route_executor(setup: Setup) -> Any:
     def route(state: LumosState, runtime: Runtime[Any]) -> list[Send] | str:
         if state.get("stop_reason"):
             return FINALIZE
+        return _dispatch(setup, state, context_of(runtime), runtime)
+
+    return route
+
+
+def route_action(setup: Setup) -> Any:
+    """Build the router after one action: the next actions, the join, or the next step.
+
+    Each finished action routes with the state as it left it (its own result, not its
+    siblings'). An action that ran alone sees everything: it sends the next ready actions
+    itself, or moves on to the planner, the grounder or the answer. When some action
+    cannot run now (a failed input, a spent budget), the `executor` join records that
+    first. Concurrent actions meet in the `executor` join, except the one-time plan's
+    last actions, which go straight to the answer (each sibling routes the same way).
+    """
+
+    def route(state: LumosState, runtime: Runtime[Any]) -> list[Send] | str:
+        if state.get("stop_reason"):
+            return FINALIZE
         ctx = context_of(runtime)
-        pending, done = _pending(state)
-        ready = [a for a in pending if all(d in done for d in a["depends_on"])]
-        if ready:
-            ready = _in_order(ready, current_batch(state), done, setup.tool_map(runtime))
-        if ready:
-            last = current_batch(state)[-1]
-            deadline = _deadline(state, ctx)
-            sends = []
-            for action in ready:
-                store = state.get("variables", {})
-                values = {k: store[k] for k in _reads(action) if k in store}
-                question = None
-                if (
-                    setup.mode == "onetime"
-                    and setup.domain.final_qa
-                    and action["id"] == last["id"]
-                    and action["name"] == "QA"
-                ):
-                    # Lumos-O: HotpotQA asks the last QA the task; StrategyQA its own question + suffix.
-                    own = next(
-                        (v for k, v in split_arguments(action["args"])[1] if k.lower() == "question"), ""
-                    )
-                    position = [a["id"] for a in current_batch(state)].index(action["id"])
-                    question = onetime_qa_question(setup.domain, state["task"], own, position=position)
-                task = ActionTask(
-                    action=action,
-                    variables=values,
-                    question=question,
-                    deadline=deadline,
-                    episode=len(state.get("episodes", [])),
-                )
-                sends.append(Send(EXECUTE_ACTION, task))
-            return sends
-        if pending or setup.mode == "onetime":
-            return FINALIZE
+        observations = state.get("observations", [])
+        own = observations[-1]["action_id"] if observations else None
         batch = current_batch(state)
-        over = _over_cap(batch, ctx.max_actions_per_subgoal)
-        failed = any(done.get(a["id"]) != "success" for a in batch if a["id"] not in over)
-        if failed and batch and batch[-1]["attempt"] < ctx.max_regrounds:
-            return "grounder"
-        if _reward_returned(setup, state, batch):
-            return FINALIZE
-        return "planner"
+        done = {o["action_id"]: o["status"] for o in observations}
+        before = {k: v for k, v in done.items() if k != own}
+        waiting = [a for a in batch if a["id"] not in before]
+        wave = {a["id"] for a in _ready(waiting, before, batch, setup.tool_map(runtime))}
+        if own not in wave:  # not a state this route was written for: the join decides
+            return EXECUTOR
+        if len(wave) > 1:
+            # Only what every sibling sees alike may decide here (not the clock).
+            last_wave = all(a["id"] in wave for a in waiting)
+            if (
+                setup.mode == "onetime"
+                and last_wave
+                and ctx.time_limit_s is None
+                and budget_exhausted(state, ctx, tokens=False, reserve=4) is None
+            ):
+                return FINALIZE
+            return EXECUTOR
+        # The join would run one step later: keep one more step in reserve.
+        if record_unrunnable(state, ctx, reserve=4):
+            return EXECUTOR
+        return _dispatch(setup, state, ctx, runtime)
 
     return route
 
@@ -837,41 +972,61 @@ def _useful(answer: str | None) -> str | None:
     return answer
 
 
+def _final_qa(
+    setup: Setup, state: LumosState, runtime: Runtime[Any]
+) -> tuple[BaseTool, dict[str, Any]] | None:
+    """The final QA call of iterative complex QA (its tool and arguments), if one is due."""
+    if setup.mode != "iterative" or not setup.domain.final_qa:
+        return None
+    tool = setup.tool_map(runtime).get("QA")
+    results = [v for v in state.get("variables", {}).values() if isinstance(v, str) and "Question: " in v]
+    if tool is None or not results:
+        return None
+    context, question = final_qa_context(results), final_qa_question(setup.domain, state["task"])
+    return tool, {"context": context, "question": question}
+
+
+def needs_final_qa(setup: Setup, state: LumosState, runtime: Runtime[Any]) -> bool:
+    """Whether answering takes a final QA call (the `finalize` step); else any step can answer."""
+    return _final_qa(setup, state, runtime) is not None
+
+
+def _fallback(setup: Setup, state: LumosState) -> str | None:
+    if setup.domain.answer == "qa":
+        for obs in reversed(state.get("observations", [])):
+            if obs["status"] == "success" and "Answer: " in obs["output"]:
+                return _answer_text(obs["output"])
+    return _answer_text(_latest_value(state))
+
+
+def final_answer_update(setup: Setup, state: LumosState, answer: str | None = None) -> dict[str, Any]:
+    """The update that ends a run: the answer (`answer`, else read from the results) and why.
+
+    The step that stops a run writes it itself when no final QA call is due (see
+    `needs_final_qa`), so answering takes no extra step.
+    """
+    answer = answer or _fallback(setup, state)
+    reason = state.get("stop_reason") or ("plan_complete" if setup.mode == "onetime" else "planner_stop")
+    emit("final_answer", answer=answer, stop_reason=reason)
+    messages = len(state.get("messages", []))
+    update: dict[str, Any] = {
+        "answer": answer,
+        "stop_reason": reason,
+        "finished_task": state.get("task", ""),
+        "finished_messages": messages,
+    }
+    if answer is not None:
+        update["messages"] = [AIMessage(answer, name="lumos")]
+        update["finished_messages"] = messages + 1
+    return update
+
+
 def create_finalize_node(setup: Setup) -> Runnable[Any, Any]:
-    """Build the node that reads the final answer from what the agent has."""
+    """Build the node that reads the final answer from what the agent has (final QA included)."""
 
     def _qa_request(state: LumosState) -> tuple[BaseTool, dict[str, Any]] | None:
-        if setup.mode != "iterative" or not setup.domain.final_qa:
-            return None
         runtime, _ = runtime_and_context()
-        tool = setup.tool_map(runtime).get("QA")
-        results = [v for v in state.get("variables", {}).values() if isinstance(v, str) and "Question: " in v]
-        if tool is None or not results:
-            return None
-        context, question = final_qa_context(results), final_qa_question(setup.domain, state["task"])
-        return tool, {"context": context, "question": question}
-
-    def _fallback(state: LumosState) -> str | None:
-        if setup.domain.answer == "qa":
-            for obs in reversed(state.get("observations", [])):
-                if obs["status"] == "success" and "Answer: " in obs["output"]:
-                    return _answer_text(obs["output"])
-        return _answer_text(_latest_value(state))
-
-    def _finish(state: LumosState, answer: str | None) -> dict[str, Any]:
-        reason = state.get("stop_reason") or ("plan_complete" if setup.mode == "onetime" else "planner_stop")
-        emit("final_answer", answer=answer, stop_reason=reason)
-        messages = len(state.get("messages", []))
-        update: dict[str, Any] = {
-            "answer": answer,
-            "stop_reason": reason,
-            "finished_task": state.get("task", ""),
-            "finished_messages": messages,
-        }
-        if answer is not None:
-            update["messages"] = [AIMessage(answer, name="lumos")]
-            update["finished_messages"] = messages + 1
-        return update
+        return _final_qa(setup, state, runtime)
 
     def _qa_config(config: RunnableConfig) -> RunnableConfig:
         tags, meta = setup.trace("executor", final_qa=True)
@@ -908,7 +1063,7 @@ def create_finalize_node(setup: Setup) -> Runnable[Any, Any]:
             except Exception as exc:  # the fallback below still answers from what we have
                 _qa_failed(exc)
             usage = _qa_usage(start, counter)
-        return {**_finish(state, answer or _fallback(state)), **({"usage": usage} if usage else {})}
+        return {**final_answer_update(setup, state, answer), **({"usage": usage} if usage else {})}
 
     async def afinalize(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
         request = _qa_request(state)
@@ -924,6 +1079,6 @@ def create_finalize_node(setup: Setup) -> Runnable[Any, Any]:
             except Exception as exc:  # the fallback below still answers from what we have
                 _qa_failed(exc)
             usage = _qa_usage(start, counter)
-        return {**_finish(state, answer or _fallback(state)), **({"usage": usage} if usage else {})}
+        return {**final_answer_update(setup, state, answer), **({"usage": usage} if usage else {})}
 
     return make_node(finalize, afinalize, FINALIZE)

@@ -1,9 +1,16 @@
-"""Assemble the Lumos state machine: planner -> grounder -> executor (-> planner).
+"""Assemble the Lumos state machine: planner -> grounder -> actions (-> planner).
 
-Iterative (Lumos-I): the executor loops back to the planner with the subgoal's result
-until the planner says it is done. One-time (Lumos-O): plan everything, ground
+Iterative (Lumos-I): the executed actions loop back to the planner with the subgoal's
+result until the planner says it is done. One-time (Lumos-O): plan everything, ground
 everything, execute, answer. Every edge has an explicit path map, so `draw_mermaid()`
 is exact.
+
+Few steps per question: the grounder's route sends the ready actions (`execute_action`
+tasks, one per action, each checkpointed) straight away; an action that ran alone sends
+the next ones itself; concurrent actions join in the `executor` step, which also records
+what cannot run (a failed input, a spent budget) and is where reviewed actions go. A
+planner that stops answers in its own step, unless the answer takes a final QA call
+(`finalize`).
 """
 
 from __future__ import annotations
@@ -27,13 +34,14 @@ from langchain_lumos.executor import (
     create_execute_action_node,
     create_executor_node,
     create_finalize_node,
+    route_action,
     route_executor,
 )
 from langchain_lumos.grounder import GROUNDER, create_grounder_node
 from langchain_lumos.journal import ActionJournal
 from langchain_lumos.nodes import make_router
 from langchain_lumos.persistence import with_sync_durability
-from langchain_lumos.planner import PLANNER, create_planner_node
+from langchain_lumos.planner import PLANNER, create_planner_node, route_planner
 from langchain_lumos.review import (
     REVIEW_ACTIONS,
     REVIEW_PLAN,
@@ -149,31 +157,42 @@ def create_lumos_graph(
         input_schema=LumosInputState,
         output_schema=LumosOutputState,
     )
+    reviewed = "actions" in review
     builder.add_node(PLANNER, create_planner_node(setup))
-    builder.add_node(GROUNDER, create_grounder_node(setup))
+    builder.add_node(GROUNDER, create_grounder_node(setup, dispatch=not reviewed))
     builder.add_node(EXECUTOR, create_executor_node(setup))
     builder.add_node(EXECUTE_ACTION, create_execute_action_node(setup))
     builder.add_node(FINALIZE, create_finalize_node(setup))
 
-    # Plan (and optionally review the plan), then ground.
+    # Plan (and optionally review the plan), then ground; a stopped planner answers itself
+    # (END) unless the answer takes a final QA call (finalize).
     after_plan = REVIEW_PLAN if "plan" in review else GROUNDER
     builder.add_edge(START, PLANNER)
-    builder.add_conditional_edges(PLANNER, _unless_stopped(after_plan), [after_plan, FINALIZE])
+    builder.add_conditional_edges(
+        PLANNER, make_router(route_planner(setup, after_plan), "route_planner"), [after_plan, FINALIZE, END]
+    )
     if "plan" in review:
         builder.add_node(REVIEW_PLAN, create_review_plan_node(onetime=mode == "onetime"))
         builder.add_conditional_edges(REVIEW_PLAN, _unless_stopped(GROUNDER), [GROUNDER, FINALIZE])
 
-    # Ground (and optionally review the actions), then execute.
-    after_ground = REVIEW_ACTIONS if "actions" in review else EXECUTOR
-    builder.add_conditional_edges(GROUNDER, _unless_stopped(after_ground), [after_ground, FINALIZE])
-    if "actions" in review:
+    # Ground, then send the ready actions straight away (or re-ground, plan again, answer);
+    # reviewed actions go through the review and the executor step first.
+    moves = [FINALIZE] + ([GROUNDER, PLANNER] if mode == "iterative" else [])
+    if reviewed:
+        builder.add_conditional_edges(GROUNDER, _unless_stopped(REVIEW_ACTIONS), [REVIEW_ACTIONS, FINALIZE])
         builder.add_node(REVIEW_ACTIONS, create_review_actions_node())
         builder.add_conditional_edges(REVIEW_ACTIONS, _unless_stopped(EXECUTOR), [EXECUTOR, FINALIZE])
+    else:
+        dispatch = make_router(route_executor(setup), "route_grounding")
+        builder.add_conditional_edges(GROUNDER, dispatch, [EXECUTE_ACTION, *moves])
 
-    # Execute ready actions concurrently; then re-ground, plan again, or answer.
-    targets = [EXECUTE_ACTION, FINALIZE] + ([GROUNDER, PLANNER] if mode == "iterative" else [])
-    builder.add_conditional_edges(EXECUTOR, make_router(route_executor(setup), "route_executor"), targets)
-    builder.add_edge(EXECUTE_ACTION, EXECUTOR)
+    # An action that ran alone sends the next ones; concurrent actions join in the executor.
+    builder.add_conditional_edges(
+        EXECUTE_ACTION, make_router(route_action(setup), "route_action"), [EXECUTE_ACTION, EXECUTOR, *moves]
+    )
+    builder.add_conditional_edges(
+        EXECUTOR, make_router(route_executor(setup), "route_executor"), [EXECUTE_ACTION, *moves]
+    )
     builder.add_edge(FINALIZE, END)
     return with_sync_durability(builder.compile(checkpointer=checkpointer, store=store, name=name))
 

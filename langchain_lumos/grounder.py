@@ -13,6 +13,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from langchain_lumos.budgets import budget_exhausted
 from langchain_lumos.events import emit
+from langchain_lumos.executor import record_unrunnable
 from langchain_lumos.model_calls import ModuleCall, ainvoke_module, invoke_module, to_messages
 from langchain_lumos.nodes import make_node, runtime_and_context
 from langchain_lumos.parsing import action_dependencies, find_variables, parse_actions
@@ -166,6 +167,7 @@ def _apply(
     actions: list[GroundedAction],
     usage: ModuleUsage,
     attempt: int,
+    dispatch: bool,
 ) -> dict[str, Any]:
     event = "regrounded" if attempt else "actions_grounded"
     emit(
@@ -174,15 +176,29 @@ def _apply(
         actions=[a["text"] for a in actions],
         output=text,
     )
-    return {
+    update: dict[str, Any] = {
         "grounder_turns": [*turns, Turn(role="assistant", content=text)],
         "actions": actions,
         "usage": {"grounder": usage},
     }
+    if dispatch:
+        # What the executor step would record before sending the actions, one step later.
+        _, ctx = runtime_and_context()
+        view = {**state, "actions": [*state.get("actions", []), *actions]}
+        unrunnable = record_unrunnable(view, ctx, reserve=4)  # type: ignore[arg-type]
+        update.update(unrunnable)
+    return update
 
 
-def create_grounder_node(setup: Setup) -> Runnable[Any, Any]:
-    """Build the grounder node (sync and async)."""
+def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any, Any]:
+    """Build the grounder node (sync and async).
+
+    Args:
+        setup: What the graph factory captured.
+        dispatch: The grounder's route sends the actions itself, so the node also records
+            the actions that cannot run (as the executor step does). Off when the actions
+            are reviewed first (the review may replace them).
+    """
 
     def _kwargs(state: LumosState, config: RunnableConfig, subgoal: int, attempt: int) -> dict[str, Any]:
         _, ctx = runtime_and_context()
@@ -225,13 +241,13 @@ def create_grounder_node(setup: Setup) -> Runnable[Any, Any]:
             completion_tokens=meta.get("output_tokens", 0),
             seconds=time.perf_counter() - start,
         )
-        return _apply(setup, state, turns, text, actions, usage, attempt)
+        return _apply(setup, state, turns, text, actions, usage, attempt, dispatch)
 
     def _finish_text(
         state: LumosState, turns: list[Turn], call: ModuleCall, subgoal: int, attempt: int
     ) -> dict[str, Any]:
         actions = actions_from_text(state, call.text, subgoal, attempt)
-        return _apply(setup, state, turns, call.text, actions, call.usage, attempt)
+        return _apply(setup, state, turns, call.text, actions, call.usage, attempt, dispatch)
 
     def ground(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
         update, turns, subgoal, attempt = _prepare(setup, state)

@@ -45,12 +45,16 @@ def make_router(func: Callable[..., Any], name: str) -> Runnable[Any, Any]:
     return RunnableLambda(func, afunc=afunc, name=name)  # pragma: no cover
 
 
+_DEFAULT_CONTEXT = LumosContext()
+"""The settings of a run given no context (shared: nodes only read a context)."""
+
+
 def context_of(runtime: Runtime[Any] | None = None) -> LumosContext:
     """The run's `LumosContext` (defaults when none was passed)."""
     rt = runtime if runtime is not None else get_runtime()
     ctx = rt.context
     if ctx is None:
-        return LumosContext()
+        return _DEFAULT_CONTEXT
     if isinstance(ctx, LumosContext):
         return ctx
     if isinstance(ctx, dict):

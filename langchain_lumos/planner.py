@@ -7,10 +7,13 @@ import time
 from typing import Any, Final
 
 from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.graph import END
+from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 from langchain_lumos.budgets import budget_exhausted
 from langchain_lumos.events import emit
+from langchain_lumos.executor import FINALIZE, final_answer_update, needs_final_qa
 from langchain_lumos.model_calls import ModuleCall, ainvoke_module, invoke_module
 from langchain_lumos.nodes import make_node, runtime_and_context
 from langchain_lumos.parsing import PlanParse, parse_plan
@@ -18,7 +21,7 @@ from langchain_lumos.prompts import Turn, feedback_result, plan_feedback, plan_r
 from langchain_lumos.setup import Setup
 from langchain_lumos.state import Episode, LumosState, Subgoal
 
-__all__ = ["PLANNER", "PLAN_RETRY", "create_planner_node"]
+__all__ = ["PLANNER", "PLAN_RETRY", "create_planner_node", "route_planner"]
 
 PLANNER: Final = "planner"
 PLAN_RETRY: Final = (
@@ -123,7 +126,11 @@ def _prepare(setup: Setup, state: LumosState) -> tuple[dict[str, Any], list[Turn
 
 
 def _subgoal_value(state: LumosState, index: int) -> Any:
-    """The raw value of a subgoal's last executed action (its observation text if it failed)."""
+    """The raw value of a subgoal's last executed action (its observation text if it failed).
+
+    Actions that did not run (`skipped`: past `max_actions_per_subgoal`, after a failed
+    input, or out of budget) are passed over: the planner hears the last real result.
+    """
     actions = [a for a in state.get("actions", []) if a["subgoal"] == index]
     if not actions:
         return None
@@ -132,7 +139,7 @@ def _subgoal_value(state: LumosState, index: int) -> Any:
     store = state.get("variables", {})
     for action in reversed([a for a in actions if a["attempt"] == attempt]):
         obs = outputs.get(action["id"])
-        if obs is None:
+        if obs is None or obs["status"] == "skipped":
             continue
         if (
             obs["status"] == "success"
@@ -195,6 +202,34 @@ def _merge_usage(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return {k: a.get(k, 0) + b.get(k, 0) for k in {*a, *b}}
 
 
+def _answered(setup: Setup, state: LumosState, update: dict[str, Any]) -> dict[str, Any]:
+    """A stopping planner answers itself when no final QA call is due (no `finalize` step)."""
+    reason = update.get("stop_reason")
+    if not reason:
+        return update
+    runtime, _ = runtime_and_context()
+    view: dict[str, Any] = {**state, "stop_reason": reason}
+    if isinstance(update.get("task"), str):
+        view["task"] = update["task"]
+    if needs_final_qa(setup, view, runtime):  # type: ignore[arg-type]
+        return update
+    return {**update, **final_answer_update(setup, view)}  # type: ignore[arg-type]
+
+
+def route_planner(setup: Setup, after_plan: str) -> Any:
+    """Build the router after the planner: on to `after_plan`, or the answer when it stopped.
+
+    A stopped planner has answered itself (the run ends) unless a final QA call is due.
+    """
+
+    def route(state: LumosState, runtime: Runtime[Any]) -> str:
+        if not state.get("stop_reason"):
+            return after_plan
+        return FINALIZE if needs_final_qa(setup, state, runtime) else END
+
+    return route
+
+
 def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
     """Build the planner node (sync and async)."""
 
@@ -235,7 +270,7 @@ def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
         state, reset = _new_episode(state)
         update, turns = _prepare(setup, state)
         if turns is None:
-            return _with_reset(reset, update)
+            return _answered(setup, state, _with_reset(reset, update))
         runtime, ctx = runtime_and_context()
         model = setup.model(PLANNER, state, runtime)
         usage: dict[str, Any] = {}
@@ -247,13 +282,13 @@ def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
             if not again:
                 break
         spent = ModuleCall(text=call.text, usage=usage)  # type: ignore[arg-type]
-        return _with_reset(reset, _apply(setup, state, update, turns, spent, parsed))
+        return _answered(setup, state, _with_reset(reset, _apply(setup, state, update, turns, spent, parsed)))
 
     async def aplan(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
         state, reset = _new_episode(state)
         update, turns = _prepare(setup, state)
         if turns is None:
-            return _with_reset(reset, update)
+            return _answered(setup, state, _with_reset(reset, update))
         runtime, ctx = runtime_and_context()
         model = setup.model(PLANNER, state, runtime)
         usage: dict[str, Any] = {}
@@ -265,6 +300,6 @@ def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
             if not again:
                 break
         spent = ModuleCall(text=call.text, usage=usage)  # type: ignore[arg-type]
-        return _with_reset(reset, _apply(setup, state, update, turns, spent, parsed))
+        return _answered(setup, state, _with_reset(reset, _apply(setup, state, update, turns, spent, parsed)))
 
     return make_node(plan, aplan, PLANNER)

@@ -49,8 +49,19 @@ class Setup:
             return model
         return model(state, runtime)
 
+    _static_tools: dict[str, BaseTool] | None = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        """Index a fixed tool list once (a `runtime -> tools` callable is resolved per call)."""
+        if not callable(self.tools):
+            object.__setattr__(self, "_static_tools", {t.name: t for t in self.tools})
+
     def tool_map(self, runtime: Runtime[Any]) -> dict[str, BaseTool]:
-        """Tools by action name."""
+        """Tools by action name (do not mutate: a fixed tool list's map is shared)."""
+        if self._static_tools is not None:
+            return self._static_tools
         tools = self.tools(runtime) if callable(self.tools) else self.tools
         return {t.name: t for t in tools}
 

@@ -96,13 +96,14 @@ def merge_variables(left: dict[str, Any] | None, right: dict[str, Any] | None) -
 def merge_usage(
     left: dict[str, ModuleUsage] | None, right: dict[str, ModuleUsage] | None
 ) -> dict[str, ModuleUsage]:
-    """Reducer: add the counters of each module."""
-    out: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (left or {}).items()}
+    """Reducer: add the counters of each module (copying only the modules it changes)."""
+    out: dict[str, Any] = dict(left or {})
     for module, usage in (right or {}).items():
-        acc = out.setdefault(module, {})
+        acc: dict[str, Any] = dict(out.get(module, {}))
         for key, value in usage.items():
             acc[key] = acc.get(key, 0) + value
-    return out  # type: ignore[return-value]
+        out[module] = acc
+    return out
 
 
 class Episode(TypedDict):

@@ -452,3 +452,96 @@ def test_planner_hears_the_last_action_that_ran() -> None:
     assert planner.prompts[1].endswith(
         "The executed result for Subgoal 1 is 12. Should we stop planning?\n<|assistant|>\n"
     )
+
+
+def _nodes_run(agent: Any, task: str) -> list[str]:
+    """The graph steps of a run, in order (one entry per node task)."""
+    return [node for update in agent.graph.stream({"task": task}, stream_mode="updates") for node in update]
+
+
+def test_ready_actions_are_sent_from_the_grounding_step() -> None:
+    # One-time, one action: plan, ground (its route sends the action), act, answer.
+    planner = ScriptedLLM(responses=["Subgoal 1: Count."])
+    grounder = ScriptedLLM(responses=["R1 = Calculator(3 * 4)"])
+    agent = create_lumos_agent(planner, grounder, [calculator], domain="maths", mode="onetime")
+    assert _nodes_run(agent, "How many?") == ["planner", "grounder", "execute_action", "finalize"]
+    # Independent actions run concurrently and go straight to the answer (no join step).
+    grounder = ScriptedLLM(responses=["R1 = Calculator(3 * 4); R2 = Calculator(5 - 2)"])
+    agent = create_lumos_agent(planner, grounder, [calculator], domain="maths", mode="onetime")
+    assert _nodes_run(agent, "How many?") == [
+        "planner",
+        "grounder",
+        "execute_action",
+        "execute_action",
+        "finalize",
+    ]
+
+
+def test_a_lone_action_sends_the_next_and_the_planner_answers() -> None:
+    planner = ScriptedLLM(responses=["Subgoal 1: Count.", "Yes, I will stop planning."], by="turn")
+    grounder = ScriptedLLM(responses=["R1 = Calculator(3 * 4); R2 = Calculator(R1 - 2)"])
+    agent = create_lumos_agent(planner, grounder, [calculator], domain="maths")
+    # The chained action is sent by the first one's route; the stopping planner answers.
+    assert _nodes_run(agent, "How many?") == [
+        "planner",
+        "grounder",
+        "execute_action",
+        "execute_action",
+        "planner",
+    ]
+    result = agent.invoke("How many?")
+    assert result["answer"] == "10" and result["stop_reason"] == "planner_stop"
+    assert result["messages"][-1].content == "10"
+
+
+def test_concurrent_actions_join_before_the_next_step() -> None:
+    planner = ScriptedLLM(responses=["Subgoal 1: Count.", "Yes, I will stop planning."], by="turn")
+    grounder = ScriptedLLM(
+        responses=["R1 = Calculator(3 * 4); R2 = Calculator(5 - 2); R3 = Calculator(R1 + R2)"]
+    )
+    agent = create_lumos_agent(planner, grounder, [calculator], domain="maths")
+    assert _nodes_run(agent, "How many?") == [
+        "planner",
+        "grounder",
+        "execute_action",
+        "execute_action",
+        "executor",  # both results are in before R3 is sent
+        "execute_action",
+        "planner",
+    ]
+    assert agent.invoke("How many?")["answer"] == "15"
+
+
+def test_a_failed_input_is_recorded_before_moving_on() -> None:
+    planner = ScriptedLLM(responses=["Subgoal 1: Count.", "Yes, I will stop planning."], by="turn")
+    grounder = ScriptedLLM(responses=["R1 = Calculator(3 / 0); R2 = Calculator(R1 - 2)"])
+    agent = create_lumos_agent(planner, grounder, [calculator], domain="maths")
+    result = agent.invoke("How many?", context=LumosContext(max_regrounds=0))
+    statuses = {o["action_id"]: o["status"] for o in result["observations"]}
+    assert statuses == {"s1.g0.a1": "error", "s1.g0.a2": "skipped"}
+    assert _nodes_run(agent, "How many?")[:4] == ["planner", "grounder", "execute_action", "executor"]
+
+
+def test_directly_sent_actions_are_checkpointed_tasks() -> None:
+    # Actions sent by the grounder's (or an action's) route are pending tasks of the
+    # checkpoint: a run paused before them resumes them, each exactly once.
+    calls: list[str] = []
+
+    @tool("Calculator")
+    def counting_calculator(formula: str) -> str:
+        """Calculate the input formula."""
+        calls.append(formula)
+        return calculator.invoke(formula)
+
+    planner = ScriptedLLM(responses=["Subgoal 1: Count.", "Yes, I will stop planning."], by="turn")
+    grounder = ScriptedLLM(responses=["R1 = Calculator(3 * 4); R2 = Calculator(R1 - 2)"])
+    agent = create_lumos_agent(
+        planner, grounder, [counting_calculator], domain="maths", checkpointer=InMemorySaver()
+    )
+    config = {"configurable": {"thread_id": "t"}}
+    agent.graph.invoke({"task": "How many?"}, config, interrupt_before=["execute_action"])
+    assert agent.graph.get_state(config).next == ("execute_action",) and calls == []
+    agent.graph.invoke(None, config, interrupt_before=["execute_action"])
+    assert agent.graph.get_state(config).next == ("execute_action",) and calls == ["3 * 4"]
+    result = agent.graph.invoke(None, config)
+    assert calls == ["3 * 4", "12 - 2"] and result["answer"] == "10"

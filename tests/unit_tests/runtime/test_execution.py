@@ -17,9 +17,11 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, interrupt
+from pydantic import BaseModel
 
 from langchain_lumos.agent import create_lumos_agent
 from langchain_lumos.context import LumosContext
+from langchain_lumos.executor import NestedModelTokens
 from langchain_lumos.graph import create_lumos_graph
 from tests.unit_tests.runtime import CallLog, qa_tools, scripted_model
 
@@ -371,3 +373,47 @@ def test_an_abandoned_tool_call_does_not_block_process_exit(tmp_path: Any) -> No
     )
     assert done.returncode == 0, done.stderr
     assert "did not finish within 0.2 s" in done.stdout
+
+
+# -- per-tool schemas are built once; the token counter hears model events only -------------
+
+
+class _CountingTool(StructuredTool):
+    """A tool counting how often its input schema is built."""
+
+    builds: int = 0
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> Any:
+        self.builds += 1
+        return super().get_input_schema(config)
+
+
+def test_tool_argument_schemas_are_built_once_per_tool() -> None:
+    def lookup(query: str) -> str:
+        """Look a topic up."""
+        return f"Doc about {query}."
+
+    counted = _CountingTool.from_function(lookup, name="KnowledgeQuery")
+    assert isinstance(counted, _CountingTool)
+    grounder = ["R1 = KnowledgeQuery(A); R2 = KnowledgeQuery(B); R3 = KnowledgeQuery(C)"]
+    agent = _agent(["Subgoal 1: Look up A to C"], grounder, CallLog(), tools=[counted], mode="onetime")
+    agent.invoke("What is A?")
+    builds = counted.builds
+    result = agent.invoke("What is B?")
+    assert [o["status"] for o in result["observations"]] == ["success"] * 3
+    assert counted.builds == builds  # not rebuilt per action (nor per run)
+
+    class Other(BaseModel):
+        text: str
+
+    counted.args_schema = Other  # a changed schema is read again
+    result = agent.invoke("What is C?")
+    assert counted.builds > builds
+    assert all("text" in o["output"] and o["status"] == "error" for o in result["observations"])
+
+
+def test_nested_token_counter_runs_inline_on_model_events_only() -> None:
+    counter = NestedModelTokens()
+    assert counter.run_inline
+    assert counter.ignore_agent and counter.ignore_chain  # tool and chain events: no handler call
+    assert not counter.ignore_llm and not counter.ignore_chat_model

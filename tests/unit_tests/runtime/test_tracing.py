@@ -212,14 +212,11 @@ async def test_span_tree_nodes_once_no_routers_qa_model_counted(use_async: bool)
         "    llm:lumos_plan",
         "  chain:grounder",
         "    llm:lumos_ground",
-        "  chain:executor",
-        "  chain:execute_action",
+        "  chain:execute_action",  # sent by the grounder's route
         "    tool:KnowledgeQuery",
-        "  chain:executor",
-        "  chain:execute_action",
+        "  chain:execute_action",  # sent by the first action's route
         "    tool:QA",
         "      llm:ScriptedLLM",
-        "  chain:executor",
         "  chain:planner",
         "    llm:lumos_plan",
         "  chain:finalize",
