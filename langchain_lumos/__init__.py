@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         ToolArgumentError,
     )
     from langchain_lumos.graph import create_lumos_graph
+    from langchain_lumos.integrated import create_integrated_agent
     from langchain_lumos.models.openai_compatible import LumosCompletionsLLM
     from langchain_lumos.models.registry import load_lumos_models, resolve_checkpoints
     from langchain_lumos.models.transformers import LumosTransformersLLM
@@ -50,6 +51,7 @@ _LAZY = {
     "LumosTransformersLLM": "langchain_lumos.models.transformers",
     "ThreadNotFoundError": "langchain_lumos.errors",
     "ToolArgumentError": "langchain_lumos.errors",
+    "create_integrated_agent": "langchain_lumos.integrated",
     "create_lumos_agent": "langchain_lumos.agent",
     "create_lumos_graph": "langchain_lumos.graph",
     "get_domain": "langchain_lumos.domains",
@@ -76,6 +78,7 @@ __all__ = [
     "ThreadNotFoundError",
     "ToolArgumentError",
     "__version__",
+    "create_integrated_agent",
     "create_lumos_agent",
     "create_lumos_graph",
     "get_domain",

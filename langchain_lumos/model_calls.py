@@ -43,6 +43,9 @@ class ModelReply:
     text: str
     prompt_tokens: int
     completion_tokens: int
+    calls: int = 1
+    """Model calls behind the reply: a chat model wrapping others may report more, or 0 for a
+    reply it had already computed (`response_metadata["lumos_model_calls"]`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,7 +139,7 @@ def call_model(
     if isinstance(model, BaseChatModel):
         messages = _as_messages(prompt)
         reply = model.invoke(messages, config=cfg, stop=stop)  # type: ignore[arg-type]
-        return ModelReply(str(reply.content), *chat_usage(reply, messages))
+        return ModelReply(str(reply.content), *chat_usage(reply, messages), calls=_reported_calls(reply))
     text = _as_text(prompt)
     if isinstance(model, BaseLLM):
         result = model.generate([text], stop=stop, **_generate_kwargs(cfg))
@@ -159,7 +162,7 @@ async def acall_model(
     if isinstance(model, BaseChatModel):
         messages = _as_messages(prompt)
         reply = await model.ainvoke(messages, config=cfg, stop=stop)  # type: ignore[arg-type]
-        return ModelReply(str(reply.content), *chat_usage(reply, messages))
+        return ModelReply(str(reply.content), *chat_usage(reply, messages), calls=_reported_calls(reply))
     text = _as_text(prompt)
     if isinstance(model, BaseLLM):
         result = await model.agenerate([text], stop=stop, **_generate_kwargs(cfg))
@@ -167,6 +170,11 @@ async def acall_model(
         return ModelReply(raw, *llm_usage(result, text, raw))
     raw = str(await model.ainvoke(text, config=cfg, stop=stop))  # type: ignore[arg-type]
     return ModelReply(raw, estimate_tokens(text), estimate_tokens(raw))
+
+
+def _reported_calls(reply: BaseMessage) -> int:
+    calls = getattr(reply, "response_metadata", {}).get("lumos_model_calls", 1)
+    return calls if isinstance(calls, int) and calls >= 0 else 1
 
 
 def _generate_kwargs(config: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +199,7 @@ def _module_call(reply: ModelReply, prefix: str, start: float, *, chat: bool) ->
     # completion) may repeat it: never `R1 = R1 = ...`.
     text = join_forced_prefix(prefix, line) if prefix else line
     usage = ModuleUsage(
-        calls=1,
+        calls=reply.calls,
         prompt_tokens=reply.prompt_tokens,
         completion_tokens=reply.completion_tokens,
         seconds=time.perf_counter() - start,

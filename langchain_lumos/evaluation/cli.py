@@ -1,4 +1,4 @@
-r"""`lumos eval`: evaluate Lumos-I, Lumos-O and the ReAct, CoT and direct baselines.
+r"""`lumos eval`: evaluate Lumos-I, Lumos-O, integrated Lumos and the ReAct, CoT and direct baselines.
 
 Models come from one model spec (`langchain_lumos.presets`, the grammar `lumos run` uses);
 a dataset is evaluated with its own profile (`langchain_lumos.domains`: SVAMP's loop of 2
@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import sys
 from collections.abc import Sequence
@@ -30,23 +29,36 @@ from langchain_core.tools import BaseTool
 from langchain_lumos.domains import Domain, get_domain
 from langchain_lumos.evaluation.baselines import create_prompt_baseline
 from langchain_lumos.evaluation.datasets import load_dataset
-from langchain_lumos.evaluation.harness import evaluate, read_records
+from langchain_lumos.evaluation.harness import evaluate
 from langchain_lumos.evaluation.metrics import default_metric, get_metric
 from langchain_lumos.evaluation.react import create_react_baseline
-from langchain_lumos.evaluation.report import format_markdown, plot_comparison, summarize
-from langchain_lumos.presets import MODEL_SPEC_HELP, QA_MODEL_HELP, parse_model_spec, resolve_models
+from langchain_lumos.evaluation.report import (
+    compare_runs,
+    format_markdown,
+    plot_comparison,
+    run_labels,
+    write_csv,
+)
+from langchain_lumos.integrated import create_integrated_agent, integrated_line
+from langchain_lumos.presets import (
+    MODEL_SPEC_HELP,
+    QA_MODEL_HELP,
+    ResolvedModels,
+    parse_model_spec,
+    preset_tools,
+    resolve_models,
+)
+from langchain_lumos.prompts import STOP_PLANNING
 
 __all__ = [
     "SYSTEMS",
     "add_eval_parser",
     "build_systems",
-    "compare_runs",
     "eval_domain",
     "run_eval_command",
-    "run_labels",
 ]
 
-SYSTEMS = ("lumos-iterative", "lumos-onetime", "react", "cot", "direct")
+SYSTEMS = ("lumos-iterative", "lumos-onetime", "lumos-integrated", "react", "cot", "direct")
 """Every system `lumos eval` can run."""
 DEFAULT_SYSTEMS = ("lumos-iterative", "lumos-onetime", "react")
 _SYSTEM_ALIASES = {
@@ -54,6 +66,7 @@ _SYSTEM_ALIASES = {
     "lumos-o": "lumos-onetime",
     "iterative": "lumos-iterative",
     "onetime": "lumos-onetime",
+    "integrated": "lumos-integrated",
 }
 
 
@@ -76,13 +89,12 @@ def eval_domain(dataset: str, domain: str | Domain | None = None) -> Domain:
     return chosen
 
 
-def _tools(domain: Domain, qa_llm: BaseLanguageModel) -> list[BaseTool]:
+def _tools(models: ResolvedModels) -> list[BaseTool]:
+    """The domain's toolkit wired to the resolved models, as `lumos run` builds it."""
     try:
-        if domain.name == "complex_qa":
-            return domain.create_tools(llm=qa_llm)
-        return domain.create_tools()
+        return preset_tools(models)[0]
     except ImportError as exc:
-        msg = f"The {domain.name} tools are not available ({exc})."
+        msg = f"The {models.domain.name} tools are not available ({exc})."
         raise ImportError(msg) from exc
 
 
@@ -101,7 +113,9 @@ def build_systems(
         names: Among `SYSTEMS` (aliases `lumos-i`, `lumos-o`).
         domain: A domain or dataset name, or a `Domain` (e.g. from `eval_domain`).
         model_spec: A model spec (`langchain_lumos.presets`): the Lumos modules, and the
-            one model of the ReAct, CoT and direct baselines (the planner's model).
+            one model of the ReAct, CoT and direct baselines and of `lumos-integrated`
+            (the iterative planner's model; for integrated Lumos, serve a model fine-tuned
+            on `lumos convert --module integrated` dialogues).
         qa_model: A spec for the QA tool's model (default: see `presets`).
         max_steps: Most model calls of the ReAct baseline per question.
         dataset: The dataset id (picks the CoT/direct answer extraction).
@@ -121,7 +135,7 @@ def build_systems(
     resolved = {
         mode: resolve_models(model_spec, domain=base, mode=mode, qa_model=qa_model)
         for mode in ("iterative", "onetime")
-        if f"lumos-{mode}" in wanted
+        if f"lumos-{mode}" in wanted or (mode == "iterative" and "lumos-integrated" in wanted)
     }
     first = next(iter(resolved.values()), None) or resolve_models(
         model_spec, domain=base, mode="iterative", qa_model=qa_model
@@ -131,7 +145,7 @@ def build_systems(
         resolved["onetime"] = dataclasses.replace(
             resolved["onetime"], planner=first.planner, grounder=first.grounder, qa_llm=first.qa_llm
         )
-    tools = _tools(base, first.qa_llm)
+    tools = _tools(first)
     baseline: BaseLanguageModel = first.planner
     if scripted:
         from langchain_lumos.testing import scripted_baseline
@@ -141,6 +155,12 @@ def build_systems(
     for name in wanted:
         if name == "react":
             systems[name] = create_react_baseline(baseline, tools, max_steps=max_steps)
+        elif name == "lumos-integrated":
+            models = resolved["iterative"]
+            one = (
+                _scripted_integrated(base, parse_model_spec(model_spec).path) if scripted else models.planner
+            )
+            systems[name] = create_integrated_agent(one, tools, domain=models.domain, name=name)
         elif name in ("cot", "direct"):
             kind: Literal["cot", "direct"] = "cot" if name == "cot" else "direct"
             systems[name] = create_prompt_baseline(
@@ -155,43 +175,20 @@ def build_systems(
     return systems
 
 
-def run_labels(dirs: Sequence[str | Path]) -> list[str]:
-    """The labels `compare_runs` gives its runs: folder names, primed when repeated."""
-    labels: list[str] = []
-    for d in dirs:
-        label = Path(d).resolve().name
-        while label in labels:
-            label += "'"
-        labels.append(label)
-    return labels
+def _scripted_integrated(domain: Domain, path: str | None) -> BaseLanguageModel:
+    """The scripted integrated model: scripted first subgoal and actions, then a stop."""
+    from langchain_lumos.testing import ScriptedLLM, scripted_models
 
+    scripted_pair = scripted_models(domain, "iterative", path=path)
 
-def compare_runs(dirs: Sequence[str | Path], *, columns: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """Put several `lumos eval` runs side by side: one row per system, columns per run.
+    def first(responses: Any) -> str:
+        item = (
+            responses.get("", next(iter(responses.values()))) if isinstance(responses, dict) else responses[0]
+        )
+        return item if isinstance(item, str) else str(item.content)
 
-    Each run's `results.jsonl` is summarised again (so runs with different metrics line
-    up on `accuracy`); a run is labelled by its folder name.
-
-    Args:
-        dirs: Output folders of `lumos eval`.
-        columns: Summary columns shown per run (default accuracy, model calls, tokens and
-            latency per question).
-
-    Raises:
-        FileNotFoundError: A folder without `results.jsonl`.
-    """
-    shown = list(columns) or ["accuracy", "mean_model_calls", "mean_tokens", "mean_latency_s"]
-    table: dict[str, dict[str, Any]] = {}
-    for d, label in zip(dirs, run_labels(dirs), strict=True):
-        path = Path(d) / "results.jsonl"
-        if not path.is_file():
-            msg = f"{d} holds no results.jsonl (not a lumos eval output folder)."
-            raise FileNotFoundError(msg)
-        for row in summarize(read_records(path)):
-            out = table.setdefault(row["system"], {"system": row["system"]})
-            for col in shown:
-                out[f"{label} {col}"] = row.get(col, "")
-    return [{"system": s, **{k: v for k, v in r.items() if k != "system"}} for s, r in table.items()]
+    line = integrated_line(first(scripted_pair.planner.responses), first(scripted_pair.grounder.responses))
+    return ScriptedLLM(responses={"": line, "Should we stop planning?": STOP_PLANNING}, role="integrated")
 
 
 def _check_output(output: str) -> None:
@@ -288,10 +285,7 @@ def _run_compare(args: argparse.Namespace) -> int:
             return 2
         out = Path(args.output)
         (out / "compare.md").write_text("# lumos eval --compare\n\n" + table, encoding="utf-8")
-        with (out / "compare.csv").open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["system"])
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(rows, out / "compare.csv")
         print(f"compare: {out / 'compare.md'}, {out / 'compare.csv'}")
         if not args.no_plot:
             plot = plot_comparison(rows, run_labels(args.compare), out / "compare.png")

@@ -5,8 +5,10 @@
   `LumosAgent` runs -> dialogues.
 - `finetune`: open-instruct-exact tokenization and a `transformers.Trainer` run (torch,
   transformers and, for LoRA, peft are imported lazily).
-- `annotate`: ground-truth reasoning -> execution-checked raw annotations (`lumos annotate`;
-  FanOutQA gold decompositions need no annotator model).
+- `annotate`: ground-truth reasoning -> execution-checked raw annotations, with an
+  annotator model (`lumos annotate`).
+- `fanoutqa`: FanOutQA gold decompositions -> raw annotations and training dialogues,
+  without a model (`lumos annotate --dataset fanoutqa`).
 - `cli`: `lumos train` and `lumos convert`.
 """
 
@@ -28,6 +30,7 @@ from langchain_lumos.training.convert import (
     ConversionSkipped,
     convert_annotations,
     ground_dialogue,
+    integrated_dialogue,
     parse_annotated_action,
     parse_subgoal_plan,
     plan_dialogue,
@@ -48,6 +51,7 @@ __all__ = [
     "encode_messages",
     "finetune",
     "ground_dialogue",
+    "integrated_dialogue",
     "parse_annotated_action",
     "parse_subgoal_plan",
     "plan_dialogue",

@@ -115,6 +115,18 @@ def validate_messages(messages: Any, *, where: str = "") -> list[Turn]:
     return turns
 
 
+def _check_fields(record: Any, keys: Sequence[str], at: str, what: str) -> None:
+    """`record` is a JSON object whose `keys` are non-empty strings (else `AnnotationError`)."""
+    if not isinstance(record, Mapping):
+        msg = f"{at}{what} must be a JSON object, got {type(record).__name__}."
+        raise AnnotationError(msg)
+    for key in keys:
+        value = record.get(key)
+        if not isinstance(value, str) or not value.strip():
+            msg = f"{at}field {key!r} must be a non-empty string, got {value!r:.80}."
+            raise AnnotationError(msg)
+
+
 def validate_record(record: Any, *, where: str = "") -> AnnotationRecord:
     """Check one unified record (`dataset`, `id`, `messages`).
 
@@ -122,14 +134,7 @@ def validate_record(record: Any, *, where: str = "") -> AnnotationRecord:
         AnnotationError: If a field is missing or malformed.
     """
     at = _where(where)
-    if not isinstance(record, Mapping):
-        msg = f"{at}a record must be a JSON object, got {type(record).__name__}."
-        raise AnnotationError(msg)
-    for key in ("dataset", "id"):
-        value = record.get(key)
-        if not isinstance(value, str) or not value:
-            msg = f"{at}field {key!r} must be a non-empty string, got {value!r}."
-            raise AnnotationError(msg)
+    _check_fields(record, ("dataset", "id"), at, "a record")
     if "messages" not in record:
         msg = f"{at}missing field 'messages'."
         raise AnnotationError(msg)
@@ -144,14 +149,7 @@ def validate_raw_annotation(record: Any, *, where: str = "") -> RawAnnotation:
         AnnotationError: If `task` or `subgoal_plan` is missing or not a string.
     """
     at = _where(where)
-    if not isinstance(record, Mapping):
-        msg = f"{at}a raw annotation must be a JSON object, got {type(record).__name__}."
-        raise AnnotationError(msg)
-    for key in ("task", "subgoal_plan"):
-        value = record.get(key)
-        if not isinstance(value, str) or not value.strip():
-            msg = f"{at}field {key!r} must be a non-empty string, got {value!r:.80}."
-            raise AnnotationError(msg)
+    _check_fields(record, ("task", "subgoal_plan"), at, "a raw annotation")
     nl_plan = record.get("natural_language_plan")
     if nl_plan is not None and not isinstance(nl_plan, str):
         msg = f"{at}field 'natural_language_plan' must be a string."
@@ -187,6 +185,16 @@ def _read_json_objects(path: Path) -> list[tuple[int, Any]]:
     return items
 
 
+def _write_json_lines(records: Sequence[Mapping[str, Any]], path: PathLike) -> int:
+    """Write validated records as JSON Lines (parent folders created); returns the count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record) + "\n")
+    return len(records)
+
+
 def read_annotations(path: PathLike) -> list[AnnotationRecord]:
     """Read and validate a unified JSONL file.
 
@@ -207,13 +215,7 @@ def write_annotations(records: Iterable[Mapping[str, Any]], path: PathLike) -> i
     Raises:
         AnnotationError: If a record is malformed (nothing is written then).
     """
-    path = Path(path)
-    checked = [validate_record(r, where=f"record {i}") for i, r in enumerate(records)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        for record in checked:
-            f.write(json.dumps(record) + "\n")
-    return len(checked)
+    return _write_json_lines([validate_record(r, where=f"record {i}") for i, r in enumerate(records)], path)
 
 
 def read_raw_annotations(path: PathLike) -> list[RawAnnotation]:
@@ -232,10 +234,6 @@ def write_raw_annotations(records: Sequence[Mapping[str, Any]], path: PathLike) 
     Returns:
         The number of records written.
     """
-    path = Path(path)
-    checked = [validate_raw_annotation(r, where=f"record {i}") for i, r in enumerate(records)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        for record in checked:
-            f.write(json.dumps(record) + "\n")
-    return len(checked)
+    return _write_json_lines(
+        [validate_raw_annotation(r, where=f"record {i}") for i, r in enumerate(records)], path
+    )

@@ -70,14 +70,20 @@ def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the `convert` subcommand to an `argparse` subparsers object."""
     p = subparsers.add_parser(
         "convert",
-        help="convert raw Lumos annotations into planner/grounder training dialogues",
+        help="convert raw Lumos annotations into planner/grounder (or integrated) training dialogues",
         description="Convert raw annotations (task, subgoal_plan) into unified JSONL dialogues "
         "exactly as the original data/process_for_train.py did.",
     )
     p.add_argument("--input", required=True, help="raw annotations (JSON Lines or a JSON array)")
     p.add_argument("--domain", required=True, choices=list_domains(), help="a registered Lumos domain")
     p.add_argument("--formulation", default="iterative", choices=["iterative", "onetime"])
-    p.add_argument("--module", required=True, choices=["plan", "ground"])
+    p.add_argument(
+        "--module",
+        required=True,
+        choices=["plan", "ground", "integrated"],
+        help="plan / ground: the modular Lumos dialogues; integrated: one model writes each subgoal "
+        "with its actions (the paper's integrated-training baseline)",
+    )
     p.add_argument("--output", required=True, help="unified JSONL file to write")
     p.add_argument("--dataset", default=None, help="the records' dataset field (default: domain)")
     p.set_defaults(func=run_convert_command)

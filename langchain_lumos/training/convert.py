@@ -3,7 +3,9 @@ r"""Raw Lumos annotations -> planner and grounder training dialogues.
 This reproduces the released conversion (`data/process_for_train.py` of allenai/lumos,
 `collect_plan_data` / `collect_ground_data`) output for output, so the dialogues equal the
 `ai2lumos/lumos_<domain>_<plan|ground>_<iterative|onetime>` datasets built from the same
-raw records. The strings come from `langchain_lumos.prompts`.
+raw records. The strings come from `langchain_lumos.prompts`. It also writes the
+integrated formulation (`module="integrated"`, `integrated_dialogue`: one model writes each
+subgoal with its actions), the paper's baseline, which the original released no data for.
 
 A raw `subgoal_plan` is a list of blocks separated by blank lines::
 
@@ -44,6 +46,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from langchain_lumos.domains import Domain, get_domain
+from langchain_lumos.integrated import integrated_line, integrated_request
 from langchain_lumos.parsing import closing_paren
 from langchain_lumos.prompts import (
     FEEDBACK_ALREADY,
@@ -71,6 +74,7 @@ __all__ = [
     "VariableCarry",
     "convert_annotations",
     "ground_dialogue",
+    "integrated_dialogue",
     "parse_annotated_action",
     "parse_subgoal_plan",
     "plan_dialogue",
@@ -79,7 +83,9 @@ __all__ = [
 ]
 
 Formulation = Literal["iterative", "onetime"]
-Module = Literal["plan", "ground"]
+Module = Literal["plan", "ground", "integrated"]
+"""`plan` / `ground`: the modular Lumos dialogues; `integrated`: one model writes each
+subgoal with its actions (`langchain_lumos.integrated`)."""
 
 _SHOULD_STOP = ". Should we stop planning?"
 _FEEDBACK_HEAD = FEEDBACK_RESULT.split("{result}")[0]  # "The executed result for Subgoal {index} is "
@@ -356,6 +362,64 @@ def ground_dialogue(
     return turns
 
 
+def integrated_dialogue(
+    raw: Mapping[str, Any],
+    *,
+    domain: str | Domain,
+    formulation: Formulation = "iterative",
+    carry: VariableCarry | None = None,
+) -> list[Turn]:
+    """The integrated training dialogue of one raw annotation (one model plans and grounds).
+
+    The original released no integrated data; the format (`langchain_lumos.integrated`)
+    keeps the planner dialogue of `plan_dialogue` turn for turn, opens it with
+    `integrated_request` (the integrated instruction, the domain's action interface, the
+    task) and appends to each subgoal answer ` Actions: ` and the grounder answer of
+    `ground_dialogue` for that subgoal. One-time: one answer, every `Subgoal k: ...
+    Actions: ...` joined by `; `. Records are dropped exactly when the planner or grounder
+    conversion drops them.
+
+    Args:
+        raw: A raw record with `task` and `subgoal_plan`.
+        domain: A domain with an action interface (`complex_qa`, `maths`, `web_agent`, ...).
+        formulation: `iterative` or `onetime`.
+        carry: The `Output`-rename state shared over a dataset (see `VariableCarry`).
+
+    Raises:
+        ConversionSkipped: If the original conversion drops this record.
+        ValueError: If the domain has no grounding interface.
+    """
+    profile = _grounding_profile(domain)
+    _check_formulation(formulation)
+    task, plan = _fields(raw)
+    head = integrated_request(profile, task)
+    if formulation == "onetime":
+        subgoals, actions = parse_subgoal_plan(plan)
+        web = _is_web(profile)
+        lines = [
+            integrated_line(subgoal, "; ".join(parse_annotated_action(a, web=web).target for a in block))
+            for subgoal, block in zip(subgoals, actions, strict=True)
+        ]
+        return [head, Turn(role="assistant", content="; ".join(lines))]
+    carry = carry if carry is not None else VariableCarry()
+    start = carry.last_index
+    plan_turns = plan_dialogue(raw, domain=profile, formulation="iterative", carry=carry)
+    after = carry.last_index
+    carry.last_index = start
+    try:
+        ground_turns = ground_dialogue(raw, domain=profile, formulation="iterative", carry=carry)
+    finally:
+        carry.last_index = after  # the dataset's carry follows the planner conversion
+    answers = iter(t["content"] for t in ground_turns if t["role"] == "assistant")
+    turns = [head]
+    for turn in plan_turns[1:-1]:
+        if turn["role"] == "assistant":
+            turn = Turn(role="assistant", content=integrated_line(turn["content"], next(answers)))
+        turns.append(turn)
+    turns.append(plan_turns[-1])
+    return turns
+
+
 def _check_formulation(formulation: str) -> None:
     if formulation not in ("iterative", "onetime"):
         msg = f"formulation must be 'iterative' or 'onetime', got {formulation!r}"
@@ -379,15 +443,17 @@ def convert_annotations(
         raws: Raw records (`task`, `subgoal_plan`, ...).
         domain: The domain id (or a `Domain`).
         formulation: `iterative` or `onetime`.
-        module: `plan` or `ground`.
+        module: `plan`, `ground`, or `integrated` (one model plans and grounds: see
+            `integrated_dialogue`).
         dataset: The `dataset` field (default: the domain id).
     """
     _check_formulation(formulation)
-    if module not in ("plan", "ground"):
-        msg = f"module must be 'plan' or 'ground', got {module!r}"
+    builders = {"plan": plan_dialogue, "ground": ground_dialogue, "integrated": integrated_dialogue}
+    if module not in builders:
+        msg = f"module must be 'plan', 'ground' or 'integrated', got {module!r}"
         raise ValueError(msg)
-    name = (_grounding_profile(domain) if module == "ground" else get_domain(domain)).name
-    build = plan_dialogue if module == "plan" else ground_dialogue
+    name = (_grounding_profile(domain) if module != "plan" else get_domain(domain)).name
+    build = builders[module]
     dataset = dataset or name
     carry = VariableCarry()
     out = ConversionResult(records=[])

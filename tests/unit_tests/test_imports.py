@@ -26,6 +26,7 @@ EXPECTED_ALL = [
     "ThreadNotFoundError",
     "ToolArgumentError",
     "__version__",
+    "create_integrated_agent",
     "create_lumos_agent",
     "create_lumos_graph",
     "get_domain",
