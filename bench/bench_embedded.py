@@ -15,6 +15,10 @@ One command, one table:
     python bench/bench_embedded.py                 # everything (slow on 2 CPU cores)
     python bench/bench_embedded.py --limit 8       # 8 questions per set, both modes
     python bench/bench_embedded.py --modes onetime --skip-gsm8k --skip-run
+    python bench/bench_embedded.py --limit 8 --profile small   # with langchain_lumos.profiles
+
+`--profile preset` (default) runs the domain exactly as `resolve_models` gives it, i.e.
+what `lumos run` runs; `--profile small` applies `profiles.small_model_profile` on top.
 
 Every failure of a run (a model error, a time-out) is counted as a wrong, unparsed answer
 and the benchmark goes on; the figures may be low, the command still prints its table.
@@ -92,23 +96,21 @@ def tool_share(state: dict[str, Any], tool_names: set[str]) -> tuple[int, int]:
     return calls, total
 
 
-def _agent(spec: str, domain: str, mode: str, profile: str) -> tuple[Any, dict[str, Any], set[str]]:
+def _agent(
+    spec: str, domain: str, mode: str, profile: str, max_new_tokens: int | None = None
+) -> tuple[Any, dict[str, Any], set[str]]:
     """The agent as `lumos run` builds it; `profile="small"` swaps in `langchain_lumos.profiles` exemplars."""
     from dataclasses import replace
 
     from langchain_lumos import create_lumos_agent
     from langchain_lumos.presets import preset_tools, resolve_models
 
-    models = resolve_models(spec, domain=domain, mode=mode)
+    options: dict[str, Any] = {"max_new_tokens": max_new_tokens} if max_new_tokens else {}
+    models = resolve_models(spec, domain=domain, mode=mode, **options)
     if profile == "small" and models.profile == "small":
-        from langchain_lumos.profiles import profile_exemplars
+        from langchain_lumos.profiles import small_model_profile
 
-        plan, ground = profile_exemplars(models.domain, mode)
-        if plan or ground:
-            base = models.domain.replace(plan_exemplars=(), ground_exemplars=())
-            models = replace(
-                models, domain=base.replace(plan_exemplars=plan, ground_exemplars=ground, loose_stop=True)
-            )
+        models = replace(models, domain=small_model_profile(models.domain, mode=mode))
     tools, variables = preset_tools(models)
     agent = create_lumos_agent(
         models.planner,
@@ -134,12 +136,17 @@ def _invoke(
 
 
 def bench_questions(
-    spec: str, mode: str, rows: list[dict[str, Any]], time_limit: float, profile: str = "preset"
+    spec: str,
+    mode: str,
+    rows: list[dict[str, Any]],
+    time_limit: float,
+    profile: str = "preset",
+    max_new_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Gold-contained share, mean F1 and parse rates of one mode on the question set."""
     from langchain_lumos.evaluation.metrics import f1_score, normalize_answer
 
-    agent, variables, _ = _agent(spec, "complex_qa", mode, profile)
+    agent, variables, _ = _agent(spec, "complex_qa", mode, profile, max_new_tokens)
     contained = f1 = 0.0
     plan = [0, 0]
     ground = [0, 0]
@@ -173,7 +180,12 @@ def bench_questions(
 
 
 def bench_gsm8k(
-    spec: str, mode: str, limit: int, time_limit: float, profile: str = "preset"
+    spec: str,
+    mode: str,
+    limit: int,
+    time_limit: float,
+    profile: str = "preset",
+    max_new_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Accuracy and the share of grounded actions that call a tool, on GSM8K's first questions."""
     from langchain_lumos.evaluation.datasets import load_dataset
@@ -181,7 +193,7 @@ def bench_gsm8k(
 
     examples = load_dataset("gsm8k", limit=limit)
     metric = default_metric(examples)
-    agent, variables, names = _agent(spec, "gsm8k", mode, profile)
+    agent, variables, names = _agent(spec, "gsm8k", mode, profile, max_new_tokens)
     correct = calls = actions = errors = 0
     start = time.perf_counter()
     for example in examples:
@@ -210,9 +222,11 @@ def _lumos_command() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "langchain_lumos.cli"]
 
 
-def bench_run(spec: str, timeout: float) -> dict[str, Any]:
+def bench_run(spec: str, timeout: float, max_new_tokens: int | None = None) -> dict[str, Any]:
     """`lumos run` on the README's question in a fresh process: wall time and tokens per module."""
     command = [*_lumos_command(), "run", README_QUESTION, "--model", spec, "--json"]
+    if max_new_tokens:
+        command += ["--max-new-tokens", str(max_new_tokens)]
     start = time.perf_counter()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
@@ -237,6 +251,10 @@ def bench_run(spec: str, timeout: float) -> dict[str, Any]:
 
 def _pct(value: float) -> str:
     return "n/a" if value != value else f"{100 * value:.0f}%"  # NaN: nothing to count
+
+
+def _order(module: str) -> int:
+    return MODULES.index(module) if module in MODULES else len(MODULES)
 
 
 def print_table(
@@ -271,7 +289,7 @@ def print_table(
         print(f", answer {run.get('answer')!r}")
         print("\n| module | calls | prefill tokens | decode tokens | s |")
         print("| --- | --- | --- | --- | --- |")
-        for module, u in sorted(run["usage"].items(), key=lambda kv: (kv[0] not in MODULES, kv[0])):
+        for module, u in sorted(run["usage"].items(), key=lambda kv: (_order(kv[0]), kv[0])):
             print(
                 f"| {module} | {u.get('calls', 0)} | {u.get('prompt_tokens', 0)} | {u.get('completion_tokens', 0)} "
                 f"| {u.get('seconds', 0.0):.1f} |"
@@ -293,6 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="questions per set (default: all; GSM8K 50)")
     parser.add_argument("--modes", type=_modes, default=list(MODES), help="iterative,onetime (default: both)")
     parser.add_argument("--skip-gsm8k", action="store_true", help="skip the GSM8K part")
+    parser.add_argument(
+        "--gsm8k-limit", type=int, default=None, help="GSM8K questions (default: 50, or --limit if smaller)"
+    )
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="decoding cap per module call (default: the preset's)",
+    )
     parser.add_argument("--skip-run", action="store_true", help="skip the `lumos run` timing")
     parser.add_argument(
         "--model", default="smollm2", help="model spec (default: smollm2, the embedded default)"
@@ -312,12 +339,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"# {platform.platform()}, {os.cpu_count()} CPUs, load average {os.getloadavg()}")
     rows = load_questions(args.limit)
-    qa = {mode: bench_questions(args.model, mode, rows, args.time_limit, args.profile) for mode in args.modes}
+    qa = {
+        mode: bench_questions(args.model, mode, rows, args.time_limit, args.profile, args.max_new_tokens)
+        for mode in args.modes
+    }
     gsm: dict[str, dict[str, Any]] = {}
     if not args.skip_gsm8k:
-        n = GSM8K_DEFAULT if args.limit is None else min(args.limit, GSM8K_DEFAULT)
-        gsm = {mode: bench_gsm8k(args.model, mode, n, args.time_limit, args.profile) for mode in args.modes}
-    run = None if args.skip_run else bench_run(args.model, timeout=max(args.time_limit, 60.0) * 3)
+        n = args.gsm8k_limit or (GSM8K_DEFAULT if args.limit is None else min(args.limit, GSM8K_DEFAULT))
+        gsm = {
+            mode: bench_gsm8k(args.model, mode, n, args.time_limit, args.profile, args.max_new_tokens)
+            for mode in args.modes
+        }
+    run = (
+        None
+        if args.skip_run
+        else bench_run(args.model, timeout=max(args.time_limit, 60.0) * 3, max_new_tokens=args.max_new_tokens)
+    )
     print_table(qa, gsm, run)
     return 0
 

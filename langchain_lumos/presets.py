@@ -67,7 +67,6 @@ __all__ = [
     "SMALL_MAX_NEW_TOKENS",
     "ModelSpec",
     "ResolvedModels",
-    "demo_web_environment",
     "domain_for_profile",
     "parse_model_spec",
     "preset_tools",
@@ -325,20 +324,17 @@ def _scripted(parsed: ModelSpec, domain: Domain, mode: str) -> tuple[Any, Any, A
 def domain_for_profile(domain: str | Domain, profile: Profile, mode: str) -> Domain:
     """The domain as a profile runs it.
 
-    Unchanged for `eval`; for `small`, the loose stop rules and (iterative mode) the
-    worked exemplars of `langchain_lumos.fewshot`.
+    Unchanged for `eval`; for `small`, `langchain_lumos.profiles.small_model_profile`: the
+    worked exemplars of the mode and the loose stop rules.
     """
     from langchain_lumos.domains import get_domain
 
     resolved = get_domain(domain)
     if profile != "small":
         return resolved
-    if mode == "iterative":
-        from langchain_lumos.fewshot import with_fewshot
+    from langchain_lumos.profiles import small_model_profile
 
-        # The shipped worked dialogues are iterative ones (plan, feedback, plan again).
-        return with_fewshot(resolved)
-    return resolved.replace(loose_stop=True)
+    return small_model_profile(resolved, mode="onetime" if mode == "onetime" else "iterative")
 
 
 def resolve_qa_model(spec: str, *, max_new_tokens: int | None = None) -> BaseLanguageModel:
@@ -460,27 +456,13 @@ def resolve_models(
     )
 
 
-def demo_web_environment() -> Any:
-    """A small offline web page for `web_agent` runs without a browser (a travel site)."""
-    from langchain_lumos.testing import StaticWebEnvironment
-
-    search = ["[combobox] From", "[combobox] To", "[textbox] Depart date", "[button] Search flights"]
-    return StaticWebEnvironment(
-        ["[link] Flights", "[link] Hotels", "[link] Cruises", "[button] Sign in"],
-        transitions={
-            "[link] Flights": search,
-            "[link] Hotels": ["[textbox] Destination", "[textbox] Check-in", "[button] Search hotels"],
-            "[link] Cruises": ["[combobox] Destination", "[combobox] Nights", "[button] Search cruises"],
-        },
-    )
-
-
 def preset_tools(models: ResolvedModels, **kwargs: Any) -> tuple[list[BaseTool], dict[str, Any]]:
     """The domain's toolkit wired to resolved models, and the run's initial variables.
 
-    Complex QA's `QA` tool gets `models.qa_llm` in the profile's QA style; WebShop runs on
-    the offline demo shop (`langchain_lumos.testing.InMemoryShop`) and the web agent on
-    `demo_web_environment()` (stored as the variable `Env`) unless `env=` is given.
+    Complex QA's `QA` tool gets `models.qa_llm` in the profile's QA style; unless `env=`
+    is given, WebShop runs on the offline demo shop (`langchain_lumos.testing.InMemoryShop`)
+    and the web agent on `langchain_lumos.testing.demo_web_environment()` (stored as the
+    variable `Env`).
 
     Args:
         models: What `resolve_models` returned.
@@ -499,5 +481,7 @@ def preset_tools(models: ResolvedModels, **kwargs: Any) -> tuple[list[BaseTool],
 
         kwargs["env"] = InMemoryShop()
     elif domain.name == "web_agent":
+        from langchain_lumos.testing import demo_web_environment
+
         variables["Env"] = kwargs.pop("env", None) or demo_web_environment()
     return domain.create_tools(**kwargs), variables

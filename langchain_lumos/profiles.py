@@ -15,7 +15,8 @@ which this module never touches. Everything small-model-only lives here:
 - **Answer substitution**: `qa_answer("Question: ...; Answer: Prague")` gives `Prague`, and
   `substitution_value` applies it to any variable value, so `KnowledgeQuery(R3)` searches
   for the bridge entity rather than the whole QA record.
-- **Repeated-subgoal detection**: `is_repeated_subgoal(subgoal, previous)`.
+- **Repeated-subgoal detection**: `is_repeated_subgoal(subgoal, previous)` (stop an
+  iterative plan that loops) and `drop_repeated_subgoals` (a one-time plan's repeats).
 - **Early stop of a grounding line** once its final action is complete:
   `grounding_complete(text, domain, mode=...)`, `cut_grounding` (the line up to that
   action) and `GroundingStoppingCriteria` for `transformers` generation.
@@ -47,7 +48,9 @@ __all__ = [
     "SMALL_GRAMMAR_BOUNDS",
     "SMALL_QA_PROMPT",
     "GroundingStoppingCriteria",
+    "asmall_qa_answer",
     "cut_grounding",
+    "drop_repeated_subgoals",
     "evidence_sentences",
     "grammar_for",
     "grounding_complete",
@@ -254,8 +257,9 @@ def small_model_profile(domain: str | Domain, *, mode: str = "iterative") -> Dom
 
     Worked exemplars of the mode (complex QA single-hop and two-hop, maths with a tool
     call in every action, the web agent) and the loose stop rules (`loose_stop=True`).
-    A domain that already carries exemplars (WebShop's original two) keeps them; a
-    dataset specialisation (loop cap, dataset profile) is kept.
+    They replace any exemplars the domain carries (so a domain made for the other mode
+    gets the right ones); a domain the profile ships none for keeps its own (WebShop's
+    original two). A dataset specialisation (loop cap, dataset profile) is kept.
 
     Args:
         domain: A domain or dataset name, or a `Domain`.
@@ -265,9 +269,9 @@ def small_model_profile(domain: str | Domain, *, mode: str = "iterative") -> Dom
         The domain with the profile applied.
     """
     resolved = get_domain(domain)
-    if resolved.plan_exemplars or resolved.ground_exemplars:
-        return resolved.replace(loose_stop=True)
     plan, ground = profile_exemplars(resolved, mode)
+    if not (plan or ground):  # none shipped for it: keep its own (WebShop's two dialogues)
+        return resolved.replace(loose_stop=True)
     return resolved.replace(plan_exemplars=plan, ground_exemplars=ground, loose_stop=True)
 
 
@@ -332,6 +336,19 @@ def is_repeated_subgoal(subgoal: str, previous: Sequence[str]) -> bool:
     if not words:
         return bool(previous) and any(not _content_words(p) for p in previous)
     return any(words == _content_words(p) for p in previous)
+
+
+def drop_repeated_subgoals(subgoals: Sequence[str], previous: Sequence[str] = ()) -> list[str]:
+    """A one-time plan without its repeats: each subgoal kept at its first occurrence.
+
+    A small model often writes `Subgoal 1: X; Subgoal 2: X; Subgoal 3: X`; this keeps one X
+    (and drops any subgoal that repeats one of `previous`).
+    """
+    kept: list[str] = []
+    for subgoal in subgoals:
+        if not is_repeated_subgoal(subgoal, [*previous, *kept]):
+            kept.append(subgoal)
+    return kept
 
 
 # ---------------------------------------------------------------------------------------
@@ -427,16 +444,24 @@ class GroundingStoppingCriteria:
         tokenizer: The model's tokenizer.
         prompt_length: The (left-padded) prompt width: later tokens are generated ones.
         domain: The domain (or its name).
-        mode: `iterative` or `onetime` (one-time lines never stop early).
+        mode: `iterative` or `onetime`.
+        subgoals: The number of subgoals the line grounds (see `grounding_complete`).
     """
 
     def __init__(
-        self, tokenizer: Any, prompt_length: int, domain: str | Domain, *, mode: str = "iterative"
+        self,
+        tokenizer: Any,
+        prompt_length: int,
+        domain: str | Domain,
+        *,
+        mode: str = "iterative",
+        subgoals: int | None = None,
     ) -> None:
         self.tokenizer = tokenizer
         self.prompt_length = prompt_length
         self.domain = domain
         self.mode = _mode(mode)
+        self.subgoals = subgoals
         self.done: list[bool] = []
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
@@ -567,9 +592,14 @@ _WORD_RE = re.compile(r"[\w'’-]+")
 _QUESTION_WORDS = _STOPWORDS | frozenset(
     {"who", "whom", "whose", "what", "which", "where", "when", "why", "how", "did", "does", "do"}
     | {"has", "have", "had", "be", "been", "it", "its", "his", "her", "their", "as", "at", "name"}
+    | {"i", "not", "no", "know", "don't", "answer", "unknown", "sorry", "text", "sure"}
 )
 _NAME_JOINERS = ("of", "de", "da", "van", "von")
 _MAX_SPAN_WORDS = 8
+_NO_ANSWER = "No answer"
+_MAX_SNAP_WORDS = 6
+_ECHO_WORDS = 6
+_VERBS = frozenset({"is", "was", "are", "were", "has", "have", "had", "be", "been", "being"})
 
 
 def _flatten(evidence: Any) -> list[str]:
@@ -615,8 +645,15 @@ _NUMBER_UNITS = frozenset(
     {"million", "billion", "thousand", "hundred", "km", "kilometres", "kilometers", "metres", "meters", "m"}
     | {"ft", "mi", "years", "percent", "bc", "ad", "ce"}
 )
+_AGENT_CUES = frozenset({"by", "author", "writer", "poet", "painter", "sculptor", "composer", "director"})
 _PLACE_WORDS = ("in", "at", "from", "near", "on", "into")
 _SENTENCE_OPENERS = frozenset({"the", "a", "an", "he", "she", "it", "they", "his", "her", "its", "in", "on"})
+
+
+def _which_noun(question: str) -> str:
+    """The noun a "which"/"what" question asks for (`Which dynasty ...` -> `dynasty`)."""
+    match = re.search(r"\b(?:which|what)\s+([a-z]+)", question.casefold())
+    return match.group(1) if match and match.group(1) not in _QUESTION_WORDS else ""
 
 
 def _phrases(question: str, sentence: str) -> list[tuple[str, str]]:
@@ -625,15 +662,16 @@ def _phrases(question: str, sentence: str) -> list[tuple[str, str]]:
     Returns `(phrase, word before it)` pairs in sentence order.
     """
     asked = set(_words(question))
+    head = _which_noun(question)
     found: list[tuple[str, str]] = []
     current: list[str] = []
     before = previous = ""
     for i, token in enumerate(re.findall(r"[\w'’.,%-]+", sentence)):
         word = token.strip(".,")
-        fresh = word.casefold() not in asked
+        fresh = word.casefold() not in asked or (bool(current) and word.casefold() == head)
         capital = bool(word) and (word[0].isupper() or word[0].isdigit())
         opener = i == 0 and word.casefold() in _SENTENCE_OPENERS
-        joins = bool(current) and word.casefold() in _NAME_JOINERS
+        joins = bool(current) and word.casefold() in (*_NAME_JOINERS, head)
         unit = bool(current) and current[-1][:1].isdigit() and word.casefold() in _NUMBER_UNITS
         if fresh and not opener and (capital or joins or unit):
             if not current:
@@ -663,7 +701,16 @@ def _phrase_score(question: str, phrase: str, before: str) -> int:
     wants_place = q.startswith("where") or " where " in q or "which city" in q or "which country" in q
     wants_number = any(k in q for k in ("when", "year", "how many", "how much", "population", "how long"))
     has_digit = any(c.isdigit() for c in phrase)
+    wants_person = q.startswith(("who", "whom")) or " who " in q
+    head = _which_noun(question)
     score = 0
+    if wants_person and not has_digit:
+        score += 1 if len(phrase.split()) > 1 else 0
+        score += 2 if before in _AGENT_CUES else 0
+    if head and phrase.casefold().endswith(" " + head):
+        score += 2
+    if len(phrase) <= 2:
+        score -= 1
     if wants_place and before in _PLACE_WORDS:
         score += 2
     if wants_number:
@@ -687,11 +734,13 @@ def _fallback_span(question: str, sentences: Sequence[str]) -> str:
 def snap_to_evidence(reply: str, question: str, sentences: Sequence[str]) -> str:
     """A short span of the evidence for a model's reply (never the raw evidence text).
 
-    The reply's `Answer:` part, first line, is looked up in the evidence: when found,
-    the evidence's own spelling is returned; otherwise the longest run of its words found
-    in a sentence (leading function words and question words, trailing function words
-    trimmed). Without either, a
-    capitalised or numeric phrase of the best sentence that the question does not name.
+    The reply's `Answer:` part, first line, is looked up in the evidence: the longest run
+    of its words found in a sentence (leading function words and question words, trailing
+    function words trimmed; at most 6 words, no verb), in the evidence's own spelling. A
+    reply that copies 6 or more words of the evidence in a row echoes it and is ignored.
+    Without a span, the capitalised or numeric phrase of the best sentences that suits the
+    question (a place after `in`/`at` for "where", a number for "when"/"how many", a
+    multi-word name for "who") and that the question does not name.
 
     Args:
         reply: The model's reply.
@@ -706,7 +755,8 @@ def snap_to_evidence(reply: str, question: str, sentences: Sequence[str]) -> str
     text = text.strip().strip("\"'").rstrip(".").strip()
     asked = set(_words(question))
     reply_words = _words(text)[:32]
-    best: tuple[int, str] = (0, "")
+    best: tuple[int, int, str] = (0, 0, "")  # (words, -position in the reply, span)
+    longest = 0
     if reply_words and not _EVIDENCE_LABEL_RE.match(text):
         for sentence in sentences:
             tokens = list(_WORD_RE.finditer(sentence))
@@ -722,15 +772,21 @@ def snap_to_evidence(reply: str, question: str, sentences: Sequence[str]) -> str
                         n += 1
                     if n == 0:
                         continue
+                    longest = max(longest, n)
                     lo, hi = i, i + n
                     while lo < hi and (lowered[lo] in _QUESTION_WORDS or lowered[lo] in asked):
                         lo += 1
                     while hi > lo and lowered[hi - 1] in _QUESTION_WORDS:
                         hi -= 1
-                    if hi - lo > best[0] and hi - lo <= _MAX_SPAN_WORDS:
-                        best = (hi - lo, sentence[tokens[lo].start() : tokens[hi - 1].end()])
-        if best[0]:
-            return best[1]
+                    # A copied clause ("is an 1892 ballet by") is not an answer span.
+                    if hi == lo or hi - lo > _MAX_SNAP_WORDS or any(w in _VERBS for w in lowered[lo:hi]):
+                        continue
+                    candidate = (hi - lo, -(j + lo - i), sentence[tokens[lo].start() : tokens[hi - 1].end()])
+                    if candidate[:2] > best[:2]:
+                        best = candidate
+        # A reply copying a long stretch of the evidence echoes it rather than answering.
+        if best[0] and longest < _ECHO_WORDS:
+            return best[2]
     return _fallback_span(question, sentences[:3])
 
 
@@ -750,7 +806,9 @@ def _qa_prompt(model: Any, question: str, evidence: str) -> Any:
     return content
 
 
-def small_qa_answer(model: Any, question: str, evidence: Any, *, max_sentences: int = 2) -> str:
+def small_qa_answer(
+    model: Any, question: str, evidence: Any, *, max_sentences: int = 2, config: Any = None
+) -> str:
     """Answer a question from evidence with a short span (the small-model QA step).
 
     The evidence sentences best matching the question are given to the model in its chat
@@ -763,15 +821,30 @@ def small_qa_answer(model: Any, question: str, evidence: Any, *, max_sentences: 
         question: The question.
         evidence: The evidence: `ParagraphRetrieve` text, a list of entries, nested lists.
         max_sentences: How many best-matching sentences the model reads.
+        config: The model call's `RunnableConfig` (callbacks, run name), so the call is
+            traced and counted under the calling tool.
 
     Returns:
         A short answer span, or `"No answer"` when the evidence is empty or offers none.
     """
     from langchain_lumos.model_calls import call_model
 
-    ranked = _ranked(question, evidence_sentences(evidence))
-    if not ranked:
-        return "No answer"
-    shown = ranked[: max(1, max_sentences)]
-    reply = call_model(model, _qa_prompt(model, question, " ".join(shown)), stop=["\n"]).text
-    return snap_to_evidence(reply, question, shown) or "No answer"
+    shown = _ranked(question, evidence_sentences(evidence))[: max(1, max_sentences)]
+    if not shown:
+        return _NO_ANSWER
+    reply = call_model(model, _qa_prompt(model, question, " ".join(shown)), stop=["\n"], config=config).text
+    return snap_to_evidence(reply, question, shown) or _NO_ANSWER
+
+
+async def asmall_qa_answer(
+    model: Any, question: str, evidence: Any, *, max_sentences: int = 2, config: Any = None
+) -> str:
+    """Async `small_qa_answer`."""
+    from langchain_lumos.model_calls import acall_model
+
+    shown = _ranked(question, evidence_sentences(evidence))[: max(1, max_sentences)]
+    if not shown:
+        return _NO_ANSWER
+    prompt = _qa_prompt(model, question, " ".join(shown))
+    reply = (await acall_model(model, prompt, stop=["\n"], config=config)).text
+    return snap_to_evidence(reply, question, shown) or _NO_ANSWER

@@ -29,6 +29,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackMan
 from langchain_core.language_models import BaseLanguageModel
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +44,7 @@ __all__ = [
     "ANSWER_PROMPT_NO_CONTEXT",
     "ANSWER_PROMPT_YES_NO",
     "QA_PROMPT",
+    "QA_RUN_NAME",
     "TITLE_TEXT_SEP",
     "KnowledgeQueryInput",
     "KnowledgeQueryTool",
@@ -324,15 +326,19 @@ def _reply_text(reply: Any) -> str:
     return str(getattr(reply, "content", reply))
 
 
-def _extract_answer(reply: str) -> str | None:
-    """The answer in a model reply, or `None` for "No answer"/empty replies."""
-    reply = reply.strip()
-    match = _ANSWER_RE.search(reply)
-    answer = reply[match.end() :] if match else reply
-    answer = answer.strip().split("\n", 1)[0].strip().strip("\"'").strip()
-    if not answer or "no answer" in answer.lower() or "no answer" in reply.lower()[:40]:
-        return None
-    return answer
+QA_RUN_NAME = "lumos_qa"
+"""The traced name of the `QA` tool's model call (a child of the tool's run)."""
+
+
+def _qa_config(callbacks: Any) -> RunnableConfig:
+    return {"run_name": QA_RUN_NAME, "callbacks": callbacks}
+
+
+def _small_result(question: str, answer: str) -> str:
+    """The small-model style's result for a short answer span (`"No answer."` for none)."""
+    if not answer or answer.strip().lower().startswith("no answer"):
+        return "No answer."
+    return f"Question: {question}; Answer: {answer}"
 
 
 class QATool(BaseTool):
@@ -348,9 +354,11 @@ class QATool(BaseTool):
     - `"eval"` (default, the original): the result is `"Question: q; <reply>"` with the last
       reply exactly as the model wrote it (not rewritten, not truncated), whether or not it
       begins with `Answer: `.
-    - `"small"` (small QA models): the answer is read from the reply (the text after
-      `Answer:`, first line, quotes stripped) and the result is `"Question: q; Answer: X"`,
-      or `"No answer."` when neither reply has one.
+    - `"small"` (small QA models): one call of the small-model QA step
+      (`langchain_lumos.profiles.small_qa_answer`: the evidence sentences that best match the
+      question, the model's chat template, the reply snapped to a short span of the
+      evidence); the result is `"Question: q; Answer: X"`, or `"No answer."` when the
+      evidence offers none. Never raw evidence text.
 
     Attributes:
         llm: A chat model (gets one `HumanMessage`) or a completion LLM (gets the string).
@@ -389,13 +397,8 @@ class QATool(BaseTool):
         return [HumanMessage(content=prompt)] if isinstance(self.llm, BaseChatModel) else prompt
 
     def _result(self, question: str, reply: str, last: bool) -> str | None:
-        """The tool's result for one reply, or None to ask again with the next prompt."""
-        if self.style == "eval":
-            return None if not last and _NO_ANSWER in reply else f"Question: {question}; {reply}"
-        answer = _extract_answer(reply)
-        if answer is not None:
-            return f"Question: {question}; Answer: {answer}"
-        return "No answer." if last else None
+        """The eval style's result for one reply, or None to ask again with the next prompt."""
+        return None if not last and _NO_ANSWER in reply else f"Question: {question}; {reply}"
 
     def _run(
         self,
@@ -404,9 +407,15 @@ class QATool(BaseTool):
         run_manager: CallbackManagerForToolRun | None = None,
     ) -> str:
         question = self._question(question)
+        if self.style == "small":
+            from langchain_lumos.profiles import small_qa_answer
+
+            config = _qa_config(run_manager.get_child() if run_manager else None)
+            return _small_result(question, small_qa_answer(self.llm, question, context, config=config))
         prompts = self._prompts(context, question)
         for i, prompt in enumerate(prompts):
-            reply = _reply_text(self.llm.invoke(self._input(prompt)))
+            config = _qa_config(run_manager.get_child() if run_manager else None)
+            reply = _reply_text(self.llm.invoke(self._input(prompt), config=config))
             result = self._result(question, reply, last=i == len(prompts) - 1)
             if result is not None:
                 return result
@@ -419,9 +428,15 @@ class QATool(BaseTool):
         run_manager: AsyncCallbackManagerForToolRun | None = None,
     ) -> str:
         question = self._question(question)
+        if self.style == "small":
+            from langchain_lumos.profiles import asmall_qa_answer
+
+            config = _qa_config(run_manager.get_child() if run_manager else None)
+            return _small_result(question, await asmall_qa_answer(self.llm, question, context, config=config))
         prompts = self._prompts(context, question)
         for i, prompt in enumerate(prompts):
-            reply = _reply_text(await self.llm.ainvoke(self._input(prompt)))
+            config = _qa_config(run_manager.get_child() if run_manager else None)
+            reply = _reply_text(await self.llm.ainvoke(self._input(prompt), config=config))
             result = self._result(question, reply, last=i == len(prompts) - 1)
             if result is not None:
                 return result

@@ -145,7 +145,10 @@ def test_smollm2_is_the_small_profile_with_96_tokens_and_exemplars(monkeypatch: 
     assert models.domain.plan_exemplars and models.domain.ground_exemplars and models.domain.loose_stop
     onetime = resolve_models("smollm2", domain="maths", mode="onetime", max_new_tokens=48)
     assert seen == {"max_new_tokens": 48}
-    assert not onetime.domain.plan_exemplars and onetime.domain.loose_stop
+    assert onetime.domain.loose_stop
+    # one-time exemplars: every subgoal in one planner turn, every action in one grounder turn
+    plan_answer = next(t["content"] for t in onetime.domain.plan_exemplars[0] if t["role"] == "assistant")
+    assert plan_answer.startswith("Subgoal 1: ") and "; Subgoal 2: " in plan_answer
 
 
 def test_released_passes_size_and_device(monkeypatch: pytest.MonkeyPatch) -> None:

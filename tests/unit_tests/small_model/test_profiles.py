@@ -12,7 +12,9 @@ from langchain_lumos.parsing import parse_actions, parse_plan
 from langchain_lumos.profiles import (
     SMALL_GRAMMAR_BOUNDS,
     GroundingStoppingCriteria,
+    asmall_qa_answer,
     cut_grounding,
+    drop_repeated_subgoals,
     evidence_sentences,
     grammar_for,
     grounding_complete,
@@ -64,9 +66,9 @@ def test_every_mode_and_domain_has_parseable_exemplars(domain: str, mode: str) -
             previous += [s.text for s in parsed.subgoals]
     for dialogue in grounds:
         for text in _assistant(dialogue):
-            parsed = parse_actions(text)
-            assert not parsed.errors, text
-            assert parsed.actions
+            actions = parse_actions(text)
+            assert not actions.errors, text
+            assert actions.actions
 
 
 def test_complex_qa_exemplars_hold_single_hop_and_two_hop_with_a_bridge() -> None:
@@ -110,6 +112,12 @@ def test_small_model_profile_keeps_dataset_and_own_exemplars_and_leaves_eval_alo
     assert get_domain("maths") == MATHS
 
 
+def test_small_model_profile_replaces_exemplars_of_the_other_mode() -> None:
+    iterative = small_model_profile("complex_qa", mode="iterative")
+    onetime = small_model_profile(iterative, mode="onetime")
+    assert onetime.plan_exemplars == profile_exemplars("complex_qa", "onetime")[0]
+
+
 def test_unknown_mode_fails_fast() -> None:
     with pytest.raises(ValueError, match="mode"):
         small_model_profile("maths", mode="batch")
@@ -140,6 +148,16 @@ def test_repeated_subgoal_detection() -> None:
     )
     assert not is_repeated_subgoal("Subgoal 3: Obtain the river of Prague.", previous)
     assert not is_repeated_subgoal("Subgoal 1: Obtain the birthplace of Franz Kafka.", [])
+
+
+def test_drop_repeated_subgoals_of_a_onetime_plan() -> None:
+    plan = [
+        "Obtain the birthplace of Franz Kafka.",
+        "Obtain the birthplace of Franz Kafka.",
+        "Obtain the river of it.",
+    ]
+    assert drop_repeated_subgoals(plan) == [plan[0], plan[2]]
+    assert drop_repeated_subgoals(plan, previous=["obtain birthplace of franz kafka"]) == [plan[2]]
 
 
 # -- early stop ------------------------------------------------------------------------------------
@@ -282,6 +300,55 @@ def test_snap_to_evidence_gives_a_short_span(reply: str, expected: str) -> None:
     assert snap_to_evidence(reply, question, evidence_sentences(KAFKA_EVIDENCE)) == expected
 
 
+def test_snap_to_evidence_prefers_the_reply_order_and_ignores_echoes() -> None:
+    sentences = evidence_sentences(KAFKA_EVIDENCE)
+    assert (
+        snap_to_evidence(
+            "Franz Kafka was born in Prague, Czech Republic.", "Where was Franz Kafka born?", sentences
+        )
+        == "Prague"
+    )
+    nutcracker = [
+        "The Nutcracker, Op. 71, is an 1892 two-act classical ballet by Pyotr Ilyich Tchaikovsky, set on Christmas Eve."
+    ]
+    echo = "The Nutcracker, Op. 71, is an 1892 two-act classical ballet by"
+    assert (
+        snap_to_evidence(echo, "Who composed the ballet The Nutcracker?", nutcracker)
+        == "Pyotr Ilyich Tchaikovsky"
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        (
+            "Who wrote Hamlet?",
+            "Hamlet, Prince of Denmark, is a tragedy written by William Shakespeare.",
+            "William Shakespeare",
+        ),
+        (
+            "Which dynasty did Zheng He serve?",
+            "Zheng He was a Chinese admiral from the early Ming dynasty.",
+            "Ming dynasty",
+        ),
+        (
+            "Which ocean did Zheng He explore?",
+            "His explorations along the Indian Ocean led to trade.",
+            "Indian Ocean",
+        ),
+        (
+            "In which city is the Eiffel Tower?",
+            "The Eiffel Tower is a lattice tower in Paris, France.",
+            "Paris",
+        ),
+    ],
+)
+def test_without_a_usable_reply_the_span_suits_the_question(
+    question: str, sentence: str, expected: str
+) -> None:
+    assert snap_to_evidence("I do not know.", question, [sentence]) == expected
+
+
 def test_snap_to_evidence_reads_numbers_with_units() -> None:
     sentences = [
         "Prague is the capital of the Czech Republic.",
@@ -305,6 +372,12 @@ def test_small_qa_answer_with_a_chat_model_and_empty_evidence() -> None:
         small_qa_answer(chat, "In which empire was Kafka born?", KAFKA_EVIDENCE) == "Austro-Hungarian Empire"
     )
     assert small_qa_answer(chat, "Where?", "") == "No answer"
+
+
+async def test_asmall_qa_answer_matches_the_sync_step() -> None:
+    chat = FakeListChatModel(responses=["Answer: Prague"])
+    assert await asmall_qa_answer(chat, "Where was Franz Kafka born?", KAFKA_EVIDENCE) == "Prague"
+    assert await asmall_qa_answer(chat, "Where?", []) == "No answer"
 
 
 class _TemplateLLM(ScriptedLLM):

@@ -25,8 +25,8 @@ from langchain_lumos.tools.url_policy import UrlPolicy, check_url, extract_url
 
 
 @pytest.fixture(scope="module")
-def wiki_backend(tmp_path_factory: pytest.TempPathFactory) -> CorpusBackend:
-    return CorpusBackend(WikiCorpus(cache_dir=tmp_path_factory.mktemp("lumos_cache")))
+def wiki_backend(wiki: WikiCorpus) -> CorpusBackend:
+    return CorpusBackend(wiki)
 
 
 def _chat(*replies: str) -> GenericFakeChatModel:
@@ -253,11 +253,23 @@ def test_qa_eval_style_retries_only_on_the_exact_no_answer_substring() -> None:
     assert tool.invoke({"context": "x", "question": "Q?"}) == "Question: Q?; no answer here"
 
 
-def test_qa_small_style_normalises_the_reply() -> None:
-    tool = QATool(llm=_chat('Sure! Answer: "Prague"\nBecause...'), style="small")
-    assert tool.invoke({"context": "x", "question": "Q?"}) == "Question: Q?; Answer: Prague"
+def test_qa_small_style_answers_with_a_short_span_of_the_evidence() -> None:
+    evidence = "Evidence 1: Franz Kafka was a writer. He was born in Prague in 1883."
+    question = "Where was Franz Kafka born?"
+    tool = QATool(llm=_chat('Sure! Answer: "Prague"'), style="small")
+    assert tool.invoke({"context": evidence, "question": question}) == f"Question: {question}; Answer: Prague"
     tools = complex_qa_tools(llm=_chat("Prague"), qa_style="small")
-    assert tools[2].invoke({"context": "x", "question": "Q?"}) == "Question: Q?; Answer: Prague"
+    assert (
+        tools[2].invoke({"context": [evidence], "question": question})
+        == f"Question: {question}; Answer: Prague"
+    )
+    # a reply that copies the evidence is cut down to a span, never returned whole
+    copied = QATool(llm=_chat(evidence), style="small").invoke({"context": evidence, "question": question})
+    assert copied.startswith(f"Question: {question}; Answer: ") and "Evidence" not in copied
+    assert (
+        QATool(llm=_chat("Prague"), style="small").invoke({"context": "", "question": question})
+        == "No answer."
+    )
 
 
 async def test_qa_force_yes_no_async() -> None:

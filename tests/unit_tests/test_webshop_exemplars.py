@@ -1,12 +1,11 @@
-"""The WebShop 2-shot prompts equal what the original evaluation script built; small-model profile."""
+"""The WebShop 2-shot prompts equal what the original evaluation script built."""
 
 from __future__ import annotations
 
 import json
 from importlib import resources
 
-from langchain_lumos.domains import COMPLEX_QA, MATHS, WEBSHOP, get_domain
-from langchain_lumos.fewshot import COMPLEX_QA_FEWSHOT, MATHS_FEWSHOT, with_fewshot
+from langchain_lumos.domains import WEBSHOP, get_domain
 from langchain_lumos.prompts import ground_request, plan_request, render_prompt
 
 PLAN_PREFIX = "Please provide a reasonable subgoal-based plan to solve the given task.\n"
@@ -93,17 +92,3 @@ def test_webshop_by_name_is_not_the_239_character_prompt() -> None:
     assert len(plan) > 2000
     assert get_domain("webshop") is WEBSHOP
     assert not WEBSHOP.loose_stop
-
-
-def test_with_fewshot_is_the_small_model_profile() -> None:
-    assert with_fewshot(COMPLEX_QA) == COMPLEX_QA_FEWSHOT
-    assert with_fewshot(MATHS) == MATHS_FEWSHOT
-    assert COMPLEX_QA_FEWSHOT.plan_exemplars[0][-1]["content"] == "Yes, I will stop planning."
-    assert not COMPLEX_QA.loose_stop and COMPLEX_QA_FEWSHOT.loose_stop
-    # WebShop keeps its own original exemplars and gets the loose stop rules.
-    small_shop = with_fewshot(WEBSHOP)
-    assert small_shop.plan_exemplars == WEBSHOP.plan_exemplars and small_shop.loose_stop
-    # A dataset specialisation survives.
-    svamp = with_fewshot(get_domain("svamp"))
-    assert svamp.max_subgoals == 2 and svamp.dataset is not None and svamp.dataset.name == "svamp"
-    assert svamp.plan_exemplars == MATHS_FEWSHOT.plan_exemplars

@@ -1,0 +1,45 @@
+"""`bench/bench_embedded.py` runs end to end on the scripted test doubles and prints its table."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "bench_embedded.py"
+
+
+def _load() -> object:
+    spec = importlib.util.spec_from_file_location("bench_embedded", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_prints_its_table_with_scripted_models(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _load()
+    assert bench.main(["--model", "scripted", "--limit", "3", "--gsm8k-limit", "1", "--skip-run"]) == 0  # type: ignore[attr-defined]
+    out = capsys.readouterr().out
+    assert "| Lumos-I | 3 |" in out and "| Lumos-O | 3 |" in out
+    assert "| GSM8K |" in out
+
+
+def test_limit_takes_every_question_type_in_turn() -> None:
+    bench = _load()
+    rows = bench.load_questions(3)  # type: ignore[attr-defined]
+    assert [r["type"] for r in rows] == ["single", "two-hop", "hotpotqa"]
+    assert len(bench.load_questions(None)) >= 30  # type: ignore[attr-defined]
+
+
+def test_a_failing_run_counts_as_wrong_and_the_bench_goes_on() -> None:
+    bench = _load()
+
+    class Broken:
+        def invoke(self, *args: object, **kwargs: object) -> dict[str, object]:
+            raise RuntimeError("model crashed")
+
+    state, error = bench._invoke(Broken(), "q", {}, 1.0)  # type: ignore[attr-defined]
+    assert state == {} and "model crashed" in error
+    assert bench.parse_counts(state) == (0, 0, 0, 0)  # type: ignore[attr-defined]
