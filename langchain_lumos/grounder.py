@@ -13,7 +13,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from langchain_lumos.budgets import budget_exhausted
 from langchain_lumos.events import emit
-from langchain_lumos.executor import record_unrunnable
+from langchain_lumos.executor import record_unrunnable, subgoal_label
 from langchain_lumos.model_calls import ModuleCall, ainvoke_module, invoke_module, to_messages
 from langchain_lumos.nodes import make_node, runtime_and_context
 from langchain_lumos.parsing import action_dependencies, find_variables, parse_actions
@@ -202,7 +202,9 @@ def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any
 
     def _kwargs(state: LumosState, config: RunnableConfig, subgoal: int, attempt: int) -> dict[str, Any]:
         _, ctx = runtime_and_context()
-        tags, meta = setup.trace(GROUNDER, subgoal_index=subgoal, attempt=attempt)
+        tags, meta = setup.trace(
+            GROUNDER, subgoal_index=subgoal, subgoal=subgoal_label(state, subgoal), attempt=attempt
+        )
         return {
             "config": config,
             "run_name": "lumos_ground",
@@ -221,8 +223,10 @@ def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any
             raise TypeError(msg)
         return model.bind_tools(list(setup.tool_map(runtime).values()))
 
-    def _tool_config(config: RunnableConfig, subgoal: int, attempt: int) -> RunnableConfig:
-        tags, meta = setup.trace(GROUNDER, subgoal_index=subgoal, attempt=attempt)
+    def _tool_config(state: LumosState, config: RunnableConfig, subgoal: int, attempt: int) -> RunnableConfig:
+        tags, meta = setup.trace(
+            GROUNDER, subgoal_index=subgoal, subgoal=subgoal_label(state, subgoal), attempt=attempt
+        )
         return {
             **config,
             "run_name": "lumos_ground",
@@ -259,7 +263,7 @@ def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any
         if setup.grounding == "tool_calls":
             start = time.perf_counter()
             message = _tool_model(model, state).invoke(
-                to_messages(history), config=_tool_config(config, subgoal, attempt)
+                to_messages(history), config=_tool_config(state, config, subgoal, attempt)
             )
             return _finish_tool_calls(state, turns, message, subgoal, attempt, start)
         call = invoke_module(model, history, **_kwargs(state, config, subgoal, attempt))
@@ -275,7 +279,7 @@ def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any
         if setup.grounding == "tool_calls":
             start = time.perf_counter()
             message = await _tool_model(model, state).ainvoke(
-                to_messages(history), config=_tool_config(config, subgoal, attempt)
+                to_messages(history), config=_tool_config(state, config, subgoal, attempt)
             )
             return _finish_tool_calls(state, turns, message, subgoal, attempt, start)
         call = await ainvoke_module(model, history, **_kwargs(state, config, subgoal, attempt))

@@ -32,6 +32,7 @@ __all__ = [
     "first_line",
     "invoke_module",
     "llm_usage",
+    "supports_grammar",
     "to_messages",
 ]
 
@@ -122,6 +123,7 @@ def call_model(
     *,
     stop: list[str] | None = None,
     config: RunnableConfig | None = None,
+    grammar: str | None = None,
 ) -> ModelReply:
     """Send one prompt to a chat model (as messages) or an LLM (as text).
 
@@ -130,6 +132,9 @@ def call_model(
         prompt: The prompt text (a chat model gets it as one human message) or messages.
         stop: Stop sequences.
         config: Callbacks, tags, metadata and run name of the call.
+        grammar: An xgrammar EBNF grammar (`langchain_lumos.grammar`) the reply must follow;
+            sent only to models that declare `supports_grammar` (local `transformers`
+            models, vLLM and llama.cpp servers), ignored for the others.
 
     Returns:
         The reply text and its prompt/completion token counts.
@@ -142,7 +147,7 @@ def call_model(
         return ModelReply(str(reply.content), *chat_usage(reply, messages), calls=_reported_calls(reply))
     text = _as_text(prompt)
     if isinstance(model, BaseLLM):
-        result = model.generate([text], stop=stop, **_generate_kwargs(cfg))
+        result = model.generate([text], stop=stop, **_generate_kwargs(cfg), **_grammar_kwargs(model, grammar))
         raw = result.generations[0][0].text
         return ModelReply(raw, *llm_usage(result, text, raw))
     raw = str(model.invoke(text, config=cfg, stop=stop))  # type: ignore[arg-type]
@@ -155,6 +160,7 @@ async def acall_model(
     *,
     stop: list[str] | None = None,
     config: RunnableConfig | None = None,
+    grammar: str | None = None,
 ) -> ModelReply:
     """Async `call_model`."""
     _check(model)
@@ -165,11 +171,22 @@ async def acall_model(
         return ModelReply(str(reply.content), *chat_usage(reply, messages), calls=_reported_calls(reply))
     text = _as_text(prompt)
     if isinstance(model, BaseLLM):
-        result = await model.agenerate([text], stop=stop, **_generate_kwargs(cfg))
+        result = await model.agenerate(
+            [text], stop=stop, **_generate_kwargs(cfg), **_grammar_kwargs(model, grammar)
+        )
         raw = result.generations[0][0].text
         return ModelReply(raw, *llm_usage(result, text, raw))
     raw = str(await model.ainvoke(text, config=cfg, stop=stop))  # type: ignore[arg-type]
     return ModelReply(raw, estimate_tokens(text), estimate_tokens(raw))
+
+
+def supports_grammar(model: object) -> bool:
+    """Whether `model` takes a `grammar=` for constrained decoding."""
+    return bool(getattr(model, "supports_grammar", False))
+
+
+def _grammar_kwargs(model: BaseLanguageModel, grammar: str | None) -> dict[str, Any]:
+    return {"grammar": grammar} if grammar and supports_grammar(model) else {}
 
 
 def _reported_calls(reply: BaseMessage) -> int:
@@ -234,6 +251,7 @@ def invoke_module(
     exemplars: Sequence[Sequence[Turn]] = (),
     prefix: str = "",
     history_prefix: str = "",
+    grammar: str | None = None,
 ) -> ModuleCall:
     r"""Call `model` on the conversation and return its first output line.
 
@@ -245,7 +263,11 @@ def invoke_module(
     prompt = _module_prompt(model, turns, style, exemplars, prefix, history_prefix)
     chat = isinstance(model, BaseChatModel)
     reply = call_model(
-        model, prompt, stop=None if chat else ["\n"], config=_call_config(config, run_name, tags, metadata)
+        model,
+        prompt,
+        stop=None if chat else ["\n"],
+        config=_call_config(config, run_name, tags, metadata),
+        grammar=grammar,
     )
     return _module_call(reply, prefix, start, chat=chat)
 
@@ -262,6 +284,7 @@ async def ainvoke_module(
     exemplars: Sequence[Sequence[Turn]] = (),
     prefix: str = "",
     history_prefix: str = "",
+    grammar: str | None = None,
 ) -> ModuleCall:
     """Async `invoke_module`."""
     _check(model)
@@ -269,6 +292,10 @@ async def ainvoke_module(
     prompt = _module_prompt(model, turns, style, exemplars, prefix, history_prefix)
     chat = isinstance(model, BaseChatModel)
     reply = await acall_model(
-        model, prompt, stop=None if chat else ["\n"], config=_call_config(config, run_name, tags, metadata)
+        model,
+        prompt,
+        stop=None if chat else ["\n"],
+        config=_call_config(config, run_name, tags, metadata),
+        grammar=grammar,
     )
     return _module_call(reply, prefix, start, chat=chat)

@@ -271,8 +271,8 @@ def small_model_profile(domain: str | Domain, *, mode: str = "iterative") -> Dom
     resolved = get_domain(domain)
     plan, ground = profile_exemplars(resolved, mode)
     if not (plan or ground):  # none shipped for it: keep its own (WebShop's two dialogues)
-        return resolved.replace(loose_stop=True)
-    return resolved.replace(plan_exemplars=plan, ground_exemplars=ground, loose_stop=True)
+        return resolved.replace(loose_stop=True, profile="small")
+    return resolved.replace(plan_exemplars=plan, ground_exemplars=ground, loose_stop=True, profile="small")
 
 
 # ---------------------------------------------------------------------------------------

@@ -3,9 +3,25 @@
 `build_graph(mode)` compiles a Lumos graph whose models and tools come from the run
 context, `GraphContext`: a model spec (the grammar of `langchain_lumos.presets`, the same
 as `lumos run --model`), the QA tool's model, the decoding options and the budgets of
-`LumosContext`. `graphs/iterative.py` and `graphs/onetime.py` (the targets of
-`langgraph.json`) are one line each on top of this module, so the installed package serves
-the same graphs.
+`LumosContext`.
+
+`iterative` and `onetime` are the graph factories `langgraph.json` names, so the installed
+package serves them with no file of its own (`langgraph dev` in any folder):
+
+```json
+{
+  "dependencies": ["langchain-lumos"],
+  "graphs": {
+    "lumos_iterative": "langchain_lumos.serve:iterative",
+    "lumos_onetime": "langchain_lumos.serve:onetime"
+  }
+}
+```
+
+Importing this module loads no model: each factory builds its graph on the server's first
+request for it, in a worker thread (off the event loop), and then returns that graph.
+The repository's `graphs/iterative.py` and `graphs/onetime.py` compile the same graphs at
+import, for file-path entries.
 
 Two settings shape the compiled graph itself and are read from the environment when it
 is built: `LUMOS_DOMAIN` (default `complex_qa`: the prompts and tools) and `LUMOS_MODEL`
@@ -33,6 +49,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -62,6 +79,8 @@ __all__ = [
     "GraphContext",
     "build_graph",
     "clear_caches",
+    "iterative",
+    "onetime",
     "register_models",
     "register_tools",
     "resolve_run",
@@ -203,11 +222,13 @@ def register_tools(domain: str, tools: Sequence[BaseTool]) -> None:
 
 
 def clear_caches() -> None:
-    """Forget registered and cached models and tools."""
+    """Forget registered and cached models and tools, and the factories' graphs."""
     with _LOCK:
         _REGISTERED.clear()
         _REGISTERED_TOOLS.clear()
         _RUNS.clear()
+    with _SERVED_LOCK:
+        _SERVED.clear()
 
 
 def _profile(spec: str) -> Literal["eval", "small"]:
@@ -369,3 +390,40 @@ def build_graph(
     )
     # Runs whose context leaves `review` at None pause where LUMOS_REVIEW says.
     return graph.with_config(configurable={REVIEW_CONFIG_KEY: list(review)})
+
+
+# -- the factories `langgraph.json` names ---------------------------------------------------
+
+_SERVED: dict[str, CompiledStateGraph[Any, Any, Any, Any]] = {}
+_SERVED_LOCK = threading.Lock()
+
+
+def _served(mode: Literal["iterative", "onetime"]) -> CompiledStateGraph[Any, Any, Any, Any]:
+    with _SERVED_LOCK:  # one build per process, however many first requests race
+        graph = _SERVED.get(mode)
+        if graph is None:
+            graph = _SERVED[mode] = build_graph(mode, name=f"lumos_{mode}")
+        return graph
+
+
+async def _serve(mode: Literal["iterative", "onetime"]) -> CompiledStateGraph[Any, Any, Any, Any]:
+    graph = _SERVED.get(mode)
+    return graph if graph is not None else await asyncio.to_thread(_served, mode)
+
+
+async def iterative() -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Lumos-I (iterative) for LangGraph Server: `"langchain_lumos.serve:iterative"`.
+
+    Built on first use from the environment (`LUMOS_DOMAIN`, `LUMOS_MODEL`,
+    `LUMOS_REVIEW`, `LUMOS_QA_MODEL`), off the event loop; later calls return the same graph.
+    """
+    return await _serve("iterative")
+
+
+async def onetime() -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Lumos-O (one-time) for LangGraph Server: `"langchain_lumos.serve:onetime"`.
+
+    Built on first use from the environment (`LUMOS_DOMAIN`, `LUMOS_MODEL`,
+    `LUMOS_REVIEW`, `LUMOS_QA_MODEL`), off the event loop; later calls return the same graph.
+    """
+    return await _serve("onetime")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -26,3 +27,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             enabled = config.getoption(flag) or (marker == "slow" and run_slow_env)
             if marker in item.keywords and not enabled:
                 item.add_marker(pytest.mark.skip(reason=f"needs {flag}"))
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread: tiny models train faster so (and do not fight other processes)."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

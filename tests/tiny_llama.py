@@ -1,13 +1,13 @@
-"""Build a tiny, random, fully offline ``LlamaForCausalLM`` checkpoint for tests.
+"""Build a tiny, random, fully offline `LlamaForCausalLM` checkpoint for tests.
 
 The checkpoint directory holds a randomly initialised two-layer Llama model and a
 byte-level BPE tokenizer trained on a few Lumos-style lines, saved with
-``save_pretrained`` so ``AutoModelForCausalLM.from_pretrained(path)`` and
-``AutoTokenizer.from_pretrained(path)`` work with ``HF_HUB_OFFLINE=1``.
+`save_pretrained` so `AutoModelForCausalLM.from_pretrained(path)` and
+`AutoTokenizer.from_pretrained(path)` work with `HF_HUB_OFFLINE=1`.
 
-The tokenizer has the special tokens ``<unk>`` (0), ``<s>`` (1), ``</s>`` (2) and
-``<pad>`` (3), like the Lumos Llama-2 tokenizer (which also has a ``<pad>``). Runs of
-newlines are merged into single tokens (``"\\n\\n"``), so tests can exercise newline
+The tokenizer has the special tokens `<unk>` (0), `<s>` (1), `</s>` (2) and
+`<pad>` (3), like the Lumos Llama-2 tokenizer (which also has a `<pad>`). Runs of
+newlines are merged into single tokens (`"\\n\\n"`), so tests can exercise newline
 detection on merged tokens.
 """
 
@@ -67,10 +67,10 @@ def build_tiny_llama(
         num_layers: Number of decoder layers.
         num_heads: Number of attention heads (and key/value heads).
         max_position_embeddings: Longest supported sequence.
-        seed: ``torch.manual_seed`` for the weights.
+        seed: `torch.manual_seed` for the weights.
 
     Returns:
-        ``path``, ready for ``from_pretrained``.
+        `path`, ready for `from_pretrained`.
     """
     import torch
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers

@@ -1,4 +1,4 @@
-"""Summaries of evaluation records: a Markdown table, a CSV file and a bar plot."""
+"""Summaries of evaluation records: a Markdown table, a CSV file, a bar plot, runs compared."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from typing import Any
 
 __all__ = [
     "EvalReport",
+    "compare_runs",
     "format_markdown",
     "plot_comparison",
     "plot_summary",
+    "run_labels",
     "summarize",
     "write_csv",
 ]
@@ -218,3 +220,44 @@ class EvalReport:
                 return row
         msg = f"No results for system {system!r}."
         raise KeyError(msg)
+
+
+def run_labels(dirs: Sequence[str | Path]) -> list[str]:
+    """The labels `compare_runs` gives its runs: folder names, primed when repeated."""
+    labels: list[str] = []
+    for d in dirs:
+        label = Path(d).resolve().name
+        while label in labels:
+            label += "'"
+        labels.append(label)
+    return labels
+
+
+def compare_runs(dirs: Sequence[str | Path], *, columns: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Put several `lumos eval` runs side by side: one row per system, columns per run.
+
+    Each run's `results.jsonl` is summarised again (so runs with different metrics line
+    up on `accuracy`); a run is labelled by its folder name.
+
+    Args:
+        dirs: Output folders of `lumos eval`.
+        columns: Summary columns shown per run (default accuracy, model calls, tokens and
+            latency per question).
+
+    Raises:
+        FileNotFoundError: A folder without `results.jsonl`.
+    """
+    from langchain_lumos.evaluation.harness import read_records  # the harness writes the records
+
+    shown = list(columns) or ["accuracy", "mean_model_calls", "mean_tokens", "mean_latency_s"]
+    table: dict[str, dict[str, Any]] = {}
+    for d, label in zip(dirs, run_labels(dirs), strict=True):
+        path = Path(d) / "results.jsonl"
+        if not path.is_file():
+            msg = f"{d} holds no results.jsonl (not a lumos eval output folder)."
+            raise FileNotFoundError(msg)
+        for row in summarize(read_records(path)):
+            out = table.setdefault(row["system"], {"system": row["system"]})
+            for col in shown:
+                out[f"{label} {col}"] = row.get(col, "")
+    return [{"system": s, **{k: v for k, v in r.items() if k != "system"}} for s, r in table.items()]

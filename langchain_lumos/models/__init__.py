@@ -1,4 +1,4 @@
-"""Model backends for the Lumos planner and grounder (raw-prompt ``BaseLLM`` classes).
+"""Model backends for the Lumos planner and grounder (raw-prompt `BaseLLM` classes).
 
 Heavy dependencies (torch, transformers, httpx) are imported lazily: importing this
 package is cheap.

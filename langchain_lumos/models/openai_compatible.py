@@ -1,9 +1,9 @@
-"""Lumos raw-prompt protocol over an OpenAI-compatible ``/v1/completions`` endpoint.
+"""Lumos raw-prompt protocol over an OpenAI-compatible `/v1/completions` endpoint.
 
-Works with vLLM (``vllm serve ai2lumos/lumos_complex_qa_plan_iterative``), llama.cpp's
-``llama-server``, ``transformers serve`` and any other server that implements the legacy
+Works with vLLM (`vllm serve ai2lumos/lumos_complex_qa_plan_iterative`), llama.cpp's
+`llama-server`, `transformers serve` and any other server that implements the legacy
 *completions* API (not chat completions: the Lumos checkpoints have no chat template;
-the prompt is sent verbatim). See ``docs/serving.md``.
+the prompt is sent verbatim). See `docs/serving.md`.
 
 Servers differ in what they accept, so the request follows the server:
 
@@ -14,10 +14,16 @@ Servers differ in what they accept, so the request follows the server:
 | `transformers` | string (a list is a 400) | one request per prompt | none (unknown fields are a 422) |
 | `openai` | string | one request per prompt | none |
 
-`server="auto"` (the default) asks ``GET /v1/models`` once: ``owned_by: "vllm"`` is
-vLLM, ``"llamacpp"`` is llama.cpp, anything else gets the plain `openai` request.
+`server="auto"` (the default) asks `GET /v1/models` once: `owned_by: "vllm"` is
+vLLM, `"llamacpp"` is llama.cpp, anything else gets the plain `openai` request.
 Only vLLM can be told not to add a BOS token (the original Lumos eval adds none);
-llama.cpp and ``transformers serve`` tokenize with the model's default special tokens.
+llama.cpp and `transformers serve` tokenize with the model's default special tokens.
+
+Constrained decoding: `generate(prompts, grammar=...)` takes an xgrammar EBNF grammar (see
+`langchain_lumos.grammar`), one for every prompt or a list with one per prompt. vLLM gets it
+as its structured-outputs grammar (`vllm_grammar_fields`), llama.cpp as GBNF in its
+`grammar` field (`gbnf_grammar`); other servers accept no grammar, and a call with one is
+a `ValueError` (check `LumosCompletionsLLM.supports_grammar` first).
 """
 
 from __future__ import annotations
@@ -37,13 +43,15 @@ from langchain_core.outputs import Generation, LLMResult
 from langchain_core.utils import secret_from_env
 from pydantic import Field, PrivateAttr, SecretStr
 
+from langchain_lumos.grammar import gbnf_grammar, per_prompt_grammars, vllm_grammar_fields
+
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["VLLM_EXTRA_BODY", "LumosCompletionsLLM", "Server"]
 
 Server = Literal["auto", "vllm", "llama.cpp", "transformers", "openai"]
-"""Which server dialect a request is written in (``"auto"``: ask ``GET /v1/models``)."""
+"""Which server dialect a request is written in (`"auto"`: ask `GET /v1/models`)."""
 
 VLLM_EXTRA_BODY: dict[str, Any] = {"add_special_tokens": False, "skip_special_tokens": True}
 """vLLM extras: no BOS added to the prompt (as in the original eval), no special tokens
@@ -51,15 +59,16 @@ in the returned text. Sent only to vLLM."""
 
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 _OWNERS = {"vllm": "vllm", "llamacpp": "llama.cpp"}
+_GRAMMAR_SERVERS = ("vllm", "llama.cpp")
 
 
 class LumosCompletionsLLM(BaseLLM):
     r"""Lumos planner/grounder served by an OpenAI-compatible completions server.
 
-    Greedy (``temperature=0``), stop at the first newline. vLLM gets every prompt of a
-    call in one request (``"prompt"`` is a list, ``choices`` are matched back by
-    ``index``); other servers get one request per prompt (sent concurrently in async
-    code), with ``"prompt"`` a string.
+    Greedy (`temperature=0`), stop at the first newline. vLLM gets every prompt of a
+    call in one request (`"prompt"` is a list, `choices` are matched back by
+    `index`); other servers get one request per prompt (sent concurrently in async
+    code), with `"prompt"` a string.
 
     Example:
         ```python
@@ -72,12 +81,12 @@ class LumosCompletionsLLM(BaseLLM):
     """
 
     base_url: str
-    """Server URL including ``/v1``, e.g. ``"http://localhost:8000/v1"``."""
+    """Server URL including `/v1`, e.g. `"http://localhost:8000/v1"`."""
     model: str | None = None
-    """Served model name (vLLM: the Hub id or ``--served-model-name``; ``transformers
-    serve``: the model it was started with). None: the first model of ``GET /v1/models``."""
+    """Served model name (vLLM: the Hub id or `--served-model-name`; `transformers
+    serve`: the model it was started with). None: the first model of `GET /v1/models`."""
     server: Server = "auto"
-    """The server's dialect (see the module docs); ``"auto"`` detects it once."""
+    """The server's dialect (see the module docs); `"auto"` detects it once."""
     api_key: SecretStr | None = Field(
         default_factory=secret_from_env(["LUMOS_API_KEY", "OPENAI_API_KEY"], default=None)
     )
@@ -88,7 +97,7 @@ class LumosCompletionsLLM(BaseLLM):
     max_retries: int = Field(default=2, ge=0)
     """Retries on connection errors and 408/409/429/5xx responses (exponential backoff)."""
     stop: list[str] | None = Field(default_factory=lambda: ["\n"])
-    """Default stop strings (merged with the caller's ``stop``)."""
+    """Default stop strings (merged with the caller's `stop`)."""
     stop_at_newline: bool = True
     """Also cut each completion at its first newline client-side."""
     batch_size: int = Field(default=64, ge=1)
@@ -97,11 +106,22 @@ class LumosCompletionsLLM(BaseLLM):
     """Most requests in flight at once from one async call."""
     extra_body: dict[str, Any] = Field(default_factory=dict)
     """Extra JSON fields merged into every request body, for any server (they override
-    the defaults, e.g. ``{"add_special_tokens": True}`` for vLLM, ``{"top_k": 1}``)."""
+    the defaults, e.g. `{"add_special_tokens": True}` for vLLM, `{"top_k": 1}`)."""
     default_headers: dict[str, str] = Field(default_factory=dict)
 
     _resolved: tuple[str, str] | None = PrivateAttr(default=None)
     _resolve_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def supports_grammar(self) -> bool:
+        """Whether calls may pass `grammar=` (constrained decoding).
+
+        True for vLLM and llama.cpp, and for `server="auto"` until the server is detected
+        (the first call then checks the detected server); False for `transformers serve`
+        and plain OpenAI-compatible servers.
+        """
+        server = self._resolved[0] if self._resolved is not None else self.server
+        return server == "auto" or server in _GRAMMAR_SERVERS
 
     @property
     def _llm_type(self) -> str:
@@ -128,12 +148,12 @@ class LumosCompletionsLLM(BaseLLM):
     # ------------------------------------------------------------------ requests
     @property
     def completions_url(self) -> str:
-        """The ``/completions`` endpoint URL."""
+        """The `/completions` endpoint URL."""
         return self.base_url.rstrip("/") + "/completions"
 
     @property
     def models_url(self) -> str:
-        """The ``/models`` endpoint URL (asked when `server` is auto or `model` is None)."""
+        """The `/models` endpoint URL (asked when `server` is auto or `model` is None)."""
         return self.base_url.rstrip("/") + "/models"
 
     def _headers(self) -> dict[str, str]:
@@ -153,7 +173,7 @@ class LumosCompletionsLLM(BaseLLM):
         return self._resolved is None and (self.server == "auto" or self.model is None)
 
     def _settle(self, listing: dict[str, Any] | None) -> tuple[str, str]:
-        """Fix the server dialect and model name from a ``GET /models`` answer (or none)."""
+        """Fix the server dialect and model name from a `GET /models` answer (or none)."""
         entries = [e for e in (listing or {}).get("data") or [] if isinstance(e, dict)]
         server: str = self.server
         if server == "auto":
@@ -187,7 +207,13 @@ class LumosCompletionsLLM(BaseLLM):
         return self._settle(_json_or_none(response) if response.is_success else None)
 
     def _body(
-        self, server: str, model: str, prompts: list[str], stop: list[str], kwargs: dict[str, Any]
+        self,
+        server: str,
+        model: str,
+        prompts: list[str],
+        stop: list[str],
+        kwargs: dict[str, Any],
+        grammar_fields: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": model,
@@ -199,13 +225,30 @@ class LumosCompletionsLLM(BaseLLM):
             body["stop"] = stop
         if server == "vllm":
             body.update(VLLM_EXTRA_BODY)
+        body.update(grammar_fields or {})
         body.update(self.extra_body)
         body.update(kwargs)
         return body
 
-    def _batches(self, server: str, prompts: list[str]) -> list[list[str]]:
+    def _batches(
+        self, server: str, prompts: list[str], grammars: list[str | None]
+    ) -> list[tuple[list[str], dict[str, Any]]]:
+        """Split prompts into requests, each with its grammar's request fields.
+
+        vLLM takes up to `batch_size` prompts per request, consecutive prompts with the
+        same grammar (one grammar per request); other servers take one prompt each.
+        """
+        fields = {g: _grammar_fields(server, g) for g in set(grammars)}  # fails before any request
         size = self.batch_size if server == "vllm" else 1
-        return [prompts[i : i + size] for i in range(0, len(prompts), size)]
+        batches: list[tuple[list[str], dict[str, Any]]] = []
+        start = 0
+        while start < len(prompts):
+            end = start + 1
+            while end < len(prompts) and end - start < size and grammars[end] == grammars[start]:
+                end += 1
+            batches.append((prompts[start:end], fields[grammars[start]]))
+            start = end
+        return batches
 
     def _parse(
         self, response: dict[str, Any], n_prompts: int, stop: list[str]
@@ -286,12 +329,13 @@ class LumosCompletionsLLM(BaseLLM):
     ) -> LLMResult:
         import httpx
 
+        grammars = per_prompt_grammars(kwargs.pop("grammar", None), len(prompts))
         stops = self._stops(stop)
         parts = []
         with httpx.Client(timeout=self.timeout, headers=self._headers()) as client:
             server, model = self._resolve_sync(client)
-            for batch in self._batches(server, prompts):
-                body = self._body(server, model, batch, stops, kwargs)
+            for batch, fields in self._batches(server, prompts, grammars):
+                body = self._body(server, model, batch, stops, kwargs, fields)
                 response = self._send_sync(client, "POST", self.completions_url, body)
                 _raise_for_status(response, server)
                 parts.append(self._parse(response.json(), len(batch), stops))
@@ -306,20 +350,40 @@ class LumosCompletionsLLM(BaseLLM):
     ) -> LLMResult:
         import httpx
 
+        grammars = per_prompt_grammars(kwargs.pop("grammar", None), len(prompts))
         stops = self._stops(stop)
         limit = asyncio.Semaphore(self.max_concurrency)
         async with httpx.AsyncClient(timeout=self.timeout, headers=self._headers()) as client:
             server, model = await self._resolve_async(client)
 
-            async def one(batch: list[str]) -> tuple[list[Generation], dict[str, int]]:
-                body = self._body(server, model, batch, stops, kwargs)
+            async def one(
+                batch: list[str], fields: dict[str, Any]
+            ) -> tuple[list[Generation], dict[str, int]]:
+                body = self._body(server, model, batch, stops, kwargs, fields)
                 async with limit:
                     response = await self._send_async(client, "POST", self.completions_url, body)
                 _raise_for_status(response, server)
                 return self._parse(response.json(), len(batch), stops)
 
-            parts = await asyncio.gather(*(one(b) for b in self._batches(server, prompts)))
+            batches = self._batches(server, prompts, grammars)
+            parts = await asyncio.gather(*(one(b, f) for b, f in batches))
         return self._result(model, list(parts))
+
+
+def _grammar_fields(server: str, grammar: str | None) -> dict[str, Any]:
+    """The request fields that constrain a completion to `grammar` on `server`."""
+    if grammar is None:
+        return {}
+    if server == "vllm":
+        return vllm_grammar_fields(grammar)
+    if server == "llama.cpp":
+        return {"grammar": gbnf_grammar(grammar)}
+    msg = (
+        f"The {server!r} completions server does not accept grammars: constrained decoding "
+        "needs vLLM (structured outputs) or llama.cpp (GBNF). Call without `grammar=` "
+        "(check `supports_grammar`), or set `server` if the server is one of those."
+    )
+    raise ValueError(msg)
 
 
 def _backoff(attempt: int) -> float:
@@ -335,7 +399,7 @@ def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
 
 
 def _error_text(response: httpx.Response) -> str:
-    """The server's own error message: vLLM/llama.cpp ``error.message``, FastAPI ``detail``."""
+    """The server's own error message: vLLM/llama.cpp `error.message`, FastAPI `detail`."""
     data = _json_or_none(response)
     if data is not None:
         error = data.get("error")
@@ -351,7 +415,7 @@ def _error_text(response: httpx.Response) -> str:
 
 
 def _raise_for_status(response: httpx.Response, server: str) -> None:
-    """Raise ``httpx.HTTPStatusError`` saying the URL, the status and the server's error text."""
+    """Raise `httpx.HTTPStatusError` saying the URL, the status and the server's error text."""
     import httpx
 
     if response.is_success:

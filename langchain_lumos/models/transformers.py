@@ -1,30 +1,34 @@
-r"""Local Hugging Face ``transformers`` backend for the Lumos planner and grounder.
+r"""Local Hugging Face `transformers` backend for the Lumos planner and grounder.
 
-:class:`LumosTransformersLLM` is a LangChain ``BaseLLM`` (string in, string out). The
-core renders the complete raw Lumos prompt (``"<|user|>\n...\n<|assistant|>\n"``);
-this class tokenizes it verbatim (``add_special_tokens=False``, so no BOS is added, but
-``<s>``/``</s>`` written in the text become special tokens), decodes greedily and cuts the
-completion at the first newline, like the original ``eval/utils.py::generate_completions``.
+`LumosTransformersLLM` is a LangChain `BaseLLM` (string in, string out). The
+core renders the complete raw Lumos prompt (`"<|user|>\n...\n<|assistant|>\n"`);
+this class tokenizes it verbatim (`add_special_tokens=False`, so no BOS is added, but
+`<s>`/`</s>` written in the text become special tokens), decodes greedily and cuts the
+completion at the first newline, like the original `eval/utils.py::generate_completions`.
 
 Differences from the original:
 
 * The model and tokenizer are loaded once, lazily and thread-safely, and stay resident
-  (``load_count`` counts real loads). In async code the load runs in a worker thread,
+  (`load_count` counts real loads). In async code the load runs in a worker thread,
   never on the event loop, and tracing properties never trigger it.
 * Prefix KV-cache reuse: a prompt that starts with an earlier prompt plus its output
   (every later planner/grounder turn of an iterative run) prefills only the new tokens.
   See `LumosTransformersLLM.prefix_cache_max_entries`.
 * Stopping is per sequence: a row stops at its first generated newline (by token id *or*
-  by decoded text, for tokenizers that merge ``"\n"`` into larger tokens) or at any
-  caller ``stop`` string; the batch stops when every row is finished.
-* Concurrent async calls arriving within ``batch_window_ms`` are padded together into
-  one ``generate`` call run in a worker thread.
+  by decoded text, for tokenizers that merge `"\n"` into larger tokens) or at any
+  caller `stop` string; the batch stops when every row is finished.
+* Concurrent async calls arriving within `batch_window_ms` are padded together into
+  one `generate` call run in a worker thread.
+* Constrained decoding (`supports_grammar`): `generate(prompts, grammar=...)` keeps each
+  output inside an xgrammar EBNF grammar (see `langchain_lumos.grammar`), one grammar per
+  prompt; calls with different grammars still share one padded batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import os
 import threading
@@ -44,6 +48,7 @@ from langchain_core.outputs import Generation, LLMResult
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_lumos.errors import CheckpointNotFoundError
+from langchain_lumos.grammar import per_prompt_grammars
 
 if TYPE_CHECKING:
     import torch
@@ -53,6 +58,7 @@ __all__ = [
     "NewlineStoppingCriteria",
     "hf_offline",
     "is_checkpoint_cached",
+    "load_tokenizer",
 ]
 
 _TRUTHY = {"1", "on", "yes", "true"}
@@ -64,7 +70,7 @@ def hf_offline() -> bool:
     """Return whether the Hugging Face Hub is in offline mode (read at call time).
 
     Returns:
-        True when ``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` is set to a truthy value.
+        True when `HF_HUB_OFFLINE` or `TRANSFORMERS_OFFLINE` is set to a truthy value.
     """
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if os.environ.get(var, "").strip().lower() in _TRUTHY:
@@ -73,10 +79,10 @@ def hf_offline() -> bool:
 
 
 def is_checkpoint_cached(repo_id: str, cache_dir: str | os.PathLike[str] | None = None) -> bool:
-    """Return whether a Hub model's ``config.json`` is in the local Hugging Face cache.
+    """Return whether a Hub model's `config.json` is in the local Hugging Face cache.
 
     Args:
-        repo_id: Hub id such as ``"ai2lumos/lumos_complex_qa_plan_iterative"``.
+        repo_id: Hub id such as `"ai2lumos/lumos_complex_qa_plan_iterative"`.
         cache_dir: Hugging Face cache directory (default: the standard one).
 
     Returns:
@@ -100,17 +106,17 @@ def _is_local(model_id: str) -> bool:
 class NewlineStoppingCriteria:
     r"""Per-sequence stopping criterion: first generated newline, stop string or EOS.
 
-    Called by ``generate`` after every step with the full ``input_ids`` (prompt plus
+    Called by `generate` after every step with the full `input_ids` (prompt plus
     generated tokens). A row is finished once its newest token is a newline token id
-    (``tokenizer.encode("\n", add_special_tokens=False)[-1]``, as in the original),
-    an EOS id, or once the decoded text of its generated tokens contains ``"\n"`` (for
+    (`tokenizer.encode("\n", add_special_tokens=False)[-1]`, as in the original),
+    an EOS id, or once the decoded text of its generated tokens contains `"\n"` (for
     tokenizers that merge newlines into larger tokens) or one of the row's stop strings.
-    Returns a bool tensor (one entry per row); ``generate`` stops when all are True.
+    Returns a bool tensor (one entry per row); `generate` stops when all are True.
 
     Attributes:
         finished_at: Per row, the number of generated tokens when it finished (the
             finishing token included), or None while running.
-        reasons: Per row, ``"stop"`` (newline/stop string), ``"eos"`` or None.
+        reasons: Per row, `"stop"` (newline/stop string), `"eos"` or None.
     """
 
     def __init__(
@@ -191,6 +197,8 @@ class _Request:
     stop: list[str] | None
     gen_kwargs: dict[str, Any]
     key: Any
+    grammar: Any
+    """The row's compiled grammar, or None (rows of one batch may differ)."""
     future: asyncio.Future[_Row] = field(repr=False)
 
 
@@ -203,10 +211,10 @@ class _LoopBatcher:
         self.task: asyncio.Task[None] | None = None
         self.full = asyncio.Event()
 
-    def submit(self, prompt: str, stop: list[str] | None, gen_kwargs: dict[str, Any]) -> Any:
+    def submit(self, prompt: str, stop: list[str] | None, gen_kwargs: dict[str, Any], grammar: Any) -> Any:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[_Row] = loop.create_future()
-        self.pending.append(_Request(prompt, stop, gen_kwargs, _freeze(gen_kwargs), fut))
+        self.pending.append(_Request(prompt, stop, gen_kwargs, _freeze(gen_kwargs), grammar, fut))
         if len(self.pending) >= self.llm.max_batch_size:
             self.full.set()
         if self.task is None:
@@ -247,6 +255,7 @@ class _LoopBatcher:
                 [r.prompt for r in live],
                 [r.stop for r in live],
                 live[0].gen_kwargs,
+                [r.grammar for r in live],
             )
         except asyncio.CancelledError:
             for r in live:
@@ -297,7 +306,7 @@ class _CacheEntry:
     ids: list[int]
     """The tokens whose keys/values `cache` holds (prompt plus generated tokens)."""
     cache: Any
-    """A batch-1 ``DynamicCache``."""
+    """A batch-1 `DynamicCache`."""
     prompt_len: int
     """How many of `ids` were the prompt (the rest was generated)."""
 
@@ -338,7 +347,7 @@ class _PrefixCache:
         """Return a cache holding the longest reusable prefix of `ids`, and its length.
 
         At least one token of `ids` is always left to prefill (generation needs the
-        logits of the last prompt token). Returns ``(None, 0)`` below `min_tokens`.
+        logits of the last prompt token). Returns `(None, 0)` below `min_tokens`.
         """
         best, best_len = None, 0
         for entry in self.entries:
@@ -397,7 +406,7 @@ def _reusable(cache: Any) -> bool:
 
 
 def _cache_kwarg(model: Any) -> str:
-    """The name `generate` takes a cache under (``cache`` since transformers 5.x)."""
+    """The name `generate` takes a cache under (`cache` since transformers 5.x)."""
     import inspect
 
     params = inspect.signature(model.forward).parameters
@@ -405,16 +414,17 @@ def _cache_kwarg(model: Any) -> str:
 
 
 class LumosTransformersLLM(BaseLLM):
-    r"""Lumos planner/grounder served by a local ``transformers`` causal LM.
+    r"""Lumos planner/grounder served by a local `transformers` causal LM.
 
     The prompt is sent verbatim: rendering (BOS text, turn separators) is the caller's
     job. Greedy decoding, one line out.
 
     Example:
-        .. code-block:: python
-
-            llm = LumosTransformersLLM(model_id="ai2lumos/lumos_maths_plan_iterative")
-            llm.invoke("<|user|>\nPlease provide ...\n<|assistant|>\n", stop=["\n"])
+        ```python
+        llm = LumosTransformersLLM(model_id="ai2lumos/lumos_maths_plan_iterative")
+        llm.invoke("<|user|>\nPlease provide ...\n<|assistant|>\n", stop=["\n"])
+        llm.invoke(prompt, grammar=grounding_grammar(["Calculator", "SetEquation"]))
+        ```
     """
 
     model_config = ConfigDict(protected_namespaces=())
@@ -422,31 +432,31 @@ class LumosTransformersLLM(BaseLLM):
     model_id: str
     """Hub id or local directory of the checkpoint."""
     tokenizer_id: str | None = None
-    """Tokenizer id or directory (default: ``model_id``)."""
+    """Tokenizer id or directory (default: `model_id`)."""
     device: Literal["cpu", "cuda", "auto"] | str = "cpu"
-    """``"cpu"``, ``"cuda"`` (or ``"cuda:1"``), or ``"auto"`` (accelerate ``device_map``)."""
+    """`"cpu"`, `"cuda"` (or `"cuda:1"`), or `"auto"` (accelerate `device_map`)."""
     dtype: str | None = None
-    """``"float32"``, ``"float16"``, ``"bfloat16"`` or ``"auto"``; default float32 on CPU and
+    """`"float32"`, `"float16"`, `"bfloat16"` or `"auto"`; default float32 on CPU and
     float16 on GPU (the originals ran fp16)."""
     max_new_tokens: int = Field(default=512, ge=1)
     use_slow_tokenizer: bool | None = None
-    """Use the slow sentencepiece tokenizer, as the original eval did (``use_fast=False``).
-    None (default): slow when the checkpoint ships a sentencepiece ``tokenizer.model`` (the
-    released Llama-2-based ``ai2lumos/*`` checkpoints do) and ``sentencepiece`` is
+    """Use the slow sentencepiece tokenizer, as the original eval did (`use_fast=False`).
+    None (default): slow when the checkpoint ships a sentencepiece `tokenizer.model` (the
+    released Llama-2-based `ai2lumos/*` checkpoints do) and `sentencepiece` is
     installed, fast otherwise (SmolLM2, GGUF conversions)."""
     stop_at_newline: bool = True
     """Stop each sequence at its first generated newline and keep only the first line."""
     batch_window_ms: float = Field(default=5.0, ge=0.0)
-    """How long async requests are collected before one padded ``generate`` call."""
+    """How long async requests are collected before one padded `generate` call."""
     max_batch_size: int = Field(default=16, ge=1)
     local_files_only: bool | None = None
-    """Never touch the network; default: honour ``HF_HUB_OFFLINE``."""
+    """Never touch the network; default: honour `HF_HUB_OFFLINE`."""
     cache_dir: str | None = None
     """Hugging Face cache directory (default: the standard one)."""
     revision: str | None = None
     trust_remote_code: bool = False
     generation_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Extra keyword arguments for ``model.generate`` (e.g. ``min_new_tokens``)."""
+    """Extra keyword arguments for `model.generate` (e.g. `min_new_tokens`)."""
     prefix_cache_max_entries: int = Field(default=4, ge=0)
     """Prefix KV-cache reuse: how many recent conversations keep their key/value cache
     (0 disables reuse). A prompt that runs alone (not batched with others) reuses the
@@ -455,7 +465,7 @@ class LumosTransformersLLM(BaseLLM):
     misalign the caches; batching already amortises the prefill)."""
     prefix_cache_max_tokens: int = Field(default=8192, ge=0)
     """Most tokens cached over all entries. Memory per token is
-    ``2 * layers * kv_heads * head_dim * dtype bytes`` (SmolLM2-135M float32: 46 KB,
+    `2 * layers * kv_heads * head_dim * dtype bytes` (SmolLM2-135M float32: 46 KB,
     Llama-2-7B float16: 512 KB)."""
 
     total_load_count: ClassVar[int] = 0
@@ -483,15 +493,15 @@ class LumosTransformersLLM(BaseLLM):
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, **kwargs: Any) -> LumosTransformersLLM:
-        """Wrap an already loaded model and tokenizer (nothing is loaded; ``load_count`` 0).
+        """Wrap an already loaded model and tokenizer (nothing is loaded; `load_count` 0).
 
-        The tokenizer is switched to left padding and gets ``pad_token = eos_token`` if
+        The tokenizer is switched to left padding and gets `pad_token = eos_token` if
         it has no pad token.
 
         Args:
-            model: A ``transformers`` causal LM.
+            model: A `transformers` causal LM.
             tokenizer: Its tokenizer.
-            **kwargs: Other fields (``max_new_tokens``, ``batch_window_ms``, ...).
+            **kwargs: Other fields (`max_new_tokens`, `batch_window_ms`, ...).
 
         Returns:
             The wrapping LLM.
@@ -506,6 +516,15 @@ class LumosTransformersLLM(BaseLLM):
         return llm
 
     @property
+    def supports_grammar(self) -> bool:
+        """Whether calls accept `grammar=` (True when the `xgrammar` package is installed).
+
+        `grammar` is an xgrammar EBNF grammar (see `langchain_lumos.grammar`) that every
+        output is constrained to, or a list with one grammar (or None) per prompt.
+        """
+        return importlib.util.find_spec("xgrammar") is not None
+
+    @property
     def load_count(self) -> int:
         """Number of times this instance loaded its model from disk or the Hub."""
         return self._load_count
@@ -517,7 +536,7 @@ class LumosTransformersLLM(BaseLLM):
 
     @property
     def model(self) -> Any:
-        """The resident ``transformers`` model (loaded on first access; in async code `aload` first)."""
+        """The resident `transformers` model (loaded on first access; in async code `aload` first)."""
         return self._ensure_loaded()[0]
 
     @property
@@ -529,7 +548,7 @@ class LumosTransformersLLM(BaseLLM):
         """Load the model and tokenizer now (idempotent).
 
         Returns:
-            ``self``.
+            `self`.
 
         Raises:
             CheckpointNotFoundError: The checkpoint is not cached and cannot be downloaded.
@@ -541,10 +560,10 @@ class LumosTransformersLLM(BaseLLM):
     def prefix_cache_stats(self) -> dict[str, int]:
         """Counters since construction (or `clear_prefix_cache`).
 
-        ``calls`` (prompts generated), ``prompt_tokens`` (their tokens),
-        ``prefilled_tokens`` (tokens actually run through the model before decoding),
-        ``reused_tokens`` (taken from the prefix cache), ``cache_hits``,
-        ``generated_tokens`` and ``cached_tokens`` (held now).
+        `calls` (prompts generated), `prompt_tokens` (their tokens),
+        `prefilled_tokens` (tokens actually run through the model before decoding),
+        `reused_tokens` (taken from the prefix cache), `cache_hits`,
+        `generated_tokens` and `cached_tokens` (held now).
         """
         held = self._prefix_cache.tokens if self._prefix_cache is not None else 0
         return {**self._stats, "cached_tokens": held}
@@ -560,7 +579,7 @@ class LumosTransformersLLM(BaseLLM):
         """Load the model and tokenizer in a worker thread, off the event loop (idempotent).
 
         Returns:
-            ``self``.
+            `self`.
         """
         if self._model is None:
             await asyncio.to_thread(self._ensure_loaded)
@@ -654,19 +673,7 @@ class LumosTransformersLLM(BaseLLM):
 
     def _load_tokenizer(self, common: dict[str, Any]) -> Any:
         """Load the tokenizer: slow sentencepiece (see `use_slow_tokenizer`) or fast."""
-        from transformers import AutoTokenizer
-
-        source = self.tokenizer_id or self.model_id
-        if not self._wants_slow_tokenizer():
-            return AutoTokenizer.from_pretrained(source, **common)
-        if importlib.util.find_spec("sentencepiece") is None:
-            msg = "use_slow_tokenizer=True needs the sentencepiece package: pip install sentencepiece"
-            raise ImportError(msg)
-        try:  # transformers 5: AutoTokenizer ignores use_fast; this is the sentencepiece class
-            from transformers.tokenization_utils_sentencepiece import SentencePieceBackend
-        except ImportError:  # transformers 4
-            return AutoTokenizer.from_pretrained(source, use_fast=False, **common)
-        return SentencePieceBackend.from_pretrained(source, legacy=True, **common)
+        return load_tokenizer(self.tokenizer_id or self.model_id, slow=self._wants_slow_tokenizer(), **common)
 
     # ------------------------------------------------------------------ LangChain API
     @property
@@ -705,8 +712,10 @@ class LumosTransformersLLM(BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
+        grammars = per_prompt_grammars(kwargs.pop("grammar", None), len(prompts))
         gen_kwargs = self._merge_kwargs(kwargs)
-        rows = self._generate_rows(prompts, [stop] * len(prompts), gen_kwargs)
+        compiled = self._compile_grammars(grammars)
+        rows = self._generate_rows(prompts, [stop] * len(prompts), gen_kwargs, compiled)
         return self._to_result(rows)
 
     async def _agenerate(
@@ -716,10 +725,13 @@ class LumosTransformersLLM(BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
+        grammars = per_prompt_grammars(kwargs.pop("grammar", None), len(prompts))
         gen_kwargs = self._merge_kwargs(kwargs)
         await self.aload()  # loads (and imports torch) in a worker thread, off the loop
+        # Compiled here, per call, so a bad grammar fails its own caller, not the batch.
+        compiled = await asyncio.to_thread(self._compile_grammars, grammars) if any(grammars) else grammars
         batcher = self._batcher()
-        futures = [batcher.submit(p, stop, gen_kwargs) for p in prompts]
+        futures = [batcher.submit(p, stop, gen_kwargs, g) for p, g in zip(prompts, compiled, strict=True)]
         rows = await asyncio.gather(*futures)
         return self._to_result(list(rows))
 
@@ -731,6 +743,20 @@ class LumosTransformersLLM(BaseLLM):
             batcher = _LoopBatcher(self)
             self._batchers[loop] = batcher
         return batcher
+
+    def _compile_grammars(self, grammars: list[str | None]) -> list[Any]:
+        """Compile each row's grammar for this model's tokenizer (cached per tokenizer)."""
+        if not any(grammars):
+            return [None] * len(grammars)
+        from langchain_lumos.grammar import compile_grammar
+
+        model, tokenizer = self._ensure_loaded()
+        vocab_size = getattr(getattr(model, "config", None), "vocab_size", None)
+        compiled: dict[str, Any] = {}
+        for grammar in grammars:
+            if grammar and grammar not in compiled:
+                compiled[grammar] = compile_grammar(grammar, tokenizer, vocab_size=vocab_size)
+        return [compiled[g] if g else None for g in grammars]
 
     def _merge_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         merged = {"max_new_tokens": self.max_new_tokens, **self.generation_kwargs, **kwargs}
@@ -773,23 +799,31 @@ class LumosTransformersLLM(BaseLLM):
         prompts: list[str],
         stops: list[list[str] | None],
         gen_kwargs: dict[str, Any],
+        grammars: list[Any] | None = None,
     ) -> list[_Row]:
-        """Generate for many prompts, one padded ``generate`` per ``max_batch_size`` chunk."""
+        """Generate for many prompts, one padded `generate` per `max_batch_size` chunk.
+
+        `grammars` holds one compiled grammar (or None) per prompt.
+        """
         rows: list[_Row] = []
         size = self.max_batch_size
+        compiled = grammars if grammars is not None else [None] * len(prompts)
         for start in range(0, len(prompts), size):
-            rows.extend(
-                self._generate_chunk(prompts[start : start + size], stops[start : start + size], gen_kwargs)
-            )
+            chunk = slice(start, start + size)
+            rows.extend(self._generate_chunk(prompts[chunk], stops[chunk], gen_kwargs, compiled[chunk]))
         return rows
 
     def _generate_chunk(
-        self, prompts: list[str], stops: list[list[str] | None], gen_kwargs: dict[str, Any]
+        self,
+        prompts: list[str],
+        stops: list[list[str] | None],
+        gen_kwargs: dict[str, Any],
+        grammars: list[Any],
     ) -> list[_Row]:
         if not prompts:
             return []
         torch = _import_backend()
-        from transformers import StoppingCriteriaList
+        from transformers import LogitsProcessorList, StoppingCriteriaList
 
         model, tokenizer = self._ensure_loaded()
         enc = tokenizer(list(prompts), padding="longest", return_tensors="pt", add_special_tokens=False)
@@ -811,6 +845,13 @@ class LumosTransformersLLM(BaseLLM):
         kwargs.setdefault("pad_token_id", tokenizer.pad_token_id)
         if eos_ids:
             kwargs.setdefault("eos_token_id", eos_ids)
+        if any(g is not None for g in grammars):
+            from langchain_lumos.grammar import GrammarLogitsProcessor
+
+            processors = list(kwargs.pop("logits_processor", None) or [])
+            # Last, so it masks what the other processors produced.
+            processors.append(GrammarLogitsProcessor(grammars, prompt_length=prompt_len))
+            kwargs["logits_processor"] = LogitsProcessorList(processors)
         prompt_counts = [int(n) for n in attention_mask.sum(dim=1).tolist()]
         with self._gen_lock, torch.inference_mode():
             reused, cache = 0, None
@@ -875,11 +916,63 @@ class LumosTransformersLLM(BaseLLM):
         return text[: min(positions)] if positions else text
 
 
+def load_tokenizer(source: str, *, slow: bool = False, **kwargs: Any) -> Any:
+    """Load a Hugging Face tokenizer, fast or the slow sentencepiece one.
+
+    The original Lumos eval and fine-tuning loaded the released Llama-2 tokenizers with
+    `use_fast=False`; transformers 5 ignores `use_fast`, so the slow tokenizer is the
+    sentencepiece class itself here (legacy behaviour, as the original).
+
+    Args:
+        source: Hub id or local directory.
+        slow: Load the slow sentencepiece tokenizer (needs the `sentencepiece` package).
+        **kwargs: Passed to `from_pretrained` (`local_files_only`, `cache_dir`, ...).
+
+    Returns:
+        The tokenizer.
+
+    Raises:
+        ImportError: `slow` without the `sentencepiece` package.
+    """
+    from transformers import AutoTokenizer
+
+    if not slow:
+        return AutoTokenizer.from_pretrained(source, **kwargs)
+    if importlib.util.find_spec("sentencepiece") is None:
+        msg = "The slow tokenizer needs the sentencepiece package: pip install sentencepiece"
+        raise ImportError(msg)
+    try:  # transformers 5: AutoTokenizer ignores use_fast; this is the sentencepiece class
+        from transformers.tokenization_utils_sentencepiece import SentencePieceBackend
+    except ImportError:  # transformers 4
+        return AutoTokenizer.from_pretrained(source, use_fast=False, **kwargs)
+    tokenizer = SentencePieceBackend.from_pretrained(source, legacy=True, **kwargs)
+    # Its generic decoding joins pieces as text: byte pieces stay `<0x0A>` (Llama-2's
+    # newline) and the ends are stripped. Decode as the original LlamaTokenizer did.
+    # Set on the instance, so `save_pretrained` still writes the backend's class name.
+    tokenizer.convert_tokens_to_string = functools.partial(_sentencepiece_text, tokenizer)
+    return tokenizer
+
+
+def _sentencepiece_text(tokenizer: Any, tokens: list[str]) -> str:
+    """Pieces to text with the sentencepiece model (special tokens kept verbatim)."""
+    specials = set(tokenizer.all_special_tokens)
+    out: list[str] = []
+    run: list[str] = []
+    for token in tokens:
+        if token in specials:
+            out.append(tokenizer.sp_model.decode(run) + token)
+            run = []
+        else:
+            run.append(token)
+    out.append(tokenizer.sp_model.decode(run))
+    return "".join(out)
+
+
 def _has_sentencepiece_model(source: str, cache_dir: str | None) -> bool:
-    """Whether a checkpoint ships ``tokenizer.model``.
+    """Whether a checkpoint ships `tokenizer.model`.
 
     A local directory or a cached Hub snapshot is looked at; a Hub id not cached yet is
-    assumed to ship one when it is a released ``ai2lumos/*`` checkpoint (Llama-2 based).
+    assumed to ship one when it is a released `ai2lumos/*` checkpoint (Llama-2 based).
     """
     path = Path(source).expanduser()
     if path.is_dir():

@@ -20,7 +20,8 @@ from langchain_lumos.testing.models import (
 
 if TYPE_CHECKING:
     from langchain_lumos.testing.shop import DEFAULT_GOALS, DEFAULT_PRODUCTS, InMemoryShop, Product, ShopGoal
-    from langchain_lumos.testing.web import StaticWebEnvironment
+    from langchain_lumos.testing.fuzz import fuzz_agent
+    from langchain_lumos.testing.web import StaticWebEnvironment, demo_web_environment
 
 # The demo environments build on the tool interfaces (`langchain_lumos.tools`, slow to
 # import): they load on first use, so the scripted models stay light.
@@ -31,6 +32,8 @@ _LAZY = {
     "Product": "shop",
     "ShopGoal": "shop",
     "StaticWebEnvironment": "web",
+    "demo_web_environment": "web",
+    "fuzz_agent": "fuzz",
 }
 
 
@@ -55,6 +58,8 @@ __all__ = [
     "ScriptedModels",
     "ShopGoal",
     "StaticWebEnvironment",
+    "demo_web_environment",
+    "fuzz_agent",
     "scripted_baseline",
     "scripted_models",
 ]

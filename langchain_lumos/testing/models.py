@@ -46,7 +46,7 @@ from langchain_core.language_models import BaseChatModel, BaseLLM, LanguageModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatResult, Generation, LLMResult
 from langchain_core.runnables import Runnable
-from pydantic import ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from langchain_lumos.model_calls import estimate_tokens
 
@@ -81,19 +81,34 @@ class ScriptedCall:
     """The text returned (cut at the first stop sequence)."""
 
 
-class _ScriptMixin:
-    """The output selection shared by the two scripted models."""
+class _ScriptMixin(BaseModel):
+    """The options and the output selection shared by the two scripted models."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     if TYPE_CHECKING:
         responses: list[Any] | dict[str, Any]
-        by: Literal["call", "turn"]
-        role: str
-        usage: tuple[int, int] | None
-        cut_at_stop: bool
-        on_call: Callable[[ScriptedCall], None] | None
-        calls: list[ScriptedCall]
-        _lock: threading.Lock
-        _index: int
+    by: Literal["call", "turn"] = "call"
+    role: str = "model"
+    usage: tuple[int, int] | None = None
+    cut_at_stop: bool = True
+    on_call: Callable[[ScriptedCall], None] | None = Field(default=None, exclude=True)
+    calls: list[ScriptedCall] = Field(default_factory=list, exclude=True)
+    """Every call, in order."""
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _index: int = PrivateAttr(default=0)
+
+    @field_validator("responses", check_fields=False)
+    @classmethod
+    def _check_responses(cls, value: Any) -> Any:
+        if not value:
+            msg = "responses must not be empty."
+            raise ValueError(msg)
+        return value
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"role": self.role, "by": self.by}
 
     @property
     def prompts(self) -> list[str]:
@@ -172,34 +187,11 @@ class ScriptedLLM(_ScriptMixin, BaseLLM):
         on_call: Called with each `ScriptedCall` (e.g. to log calls to a file).
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
     responses: Script
-    by: Literal["call", "turn"] = "call"
-    role: str = "model"
-    usage: tuple[int, int] | None = None
-    cut_at_stop: bool = True
-    on_call: Callable[[ScriptedCall], None] | None = Field(default=None, exclude=True)
-    calls: list[ScriptedCall] = Field(default_factory=list, exclude=True)
-    """Every call, in order."""
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _index: int = PrivateAttr(default=0)
-
-    @field_validator("responses")
-    @classmethod
-    def _check_responses(cls, value: Script) -> Script:
-        if not value:
-            msg = "responses must not be empty."
-            raise ValueError(msg)
-        return value
 
     @property
     def _llm_type(self) -> str:
         return "lumos-scripted"
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"role": self.role, "by": self.by}
 
     def _generate(
         self,
@@ -239,36 +231,13 @@ class ScriptedChatModel(_ScriptMixin, BaseChatModel):
     messages minus one.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
     responses: list[str | AIMessage] | dict[str, str | AIMessage]
-    by: Literal["call", "turn"] = "call"
-    role: str = "model"
-    usage: tuple[int, int] | None = None
-    cut_at_stop: bool = True
-    on_call: Callable[[ScriptedCall], None] | None = Field(default=None, exclude=True)
-    calls: list[ScriptedCall] = Field(default_factory=list, exclude=True)
-    """Every call, in order."""
     bound_tools: list[Any] = Field(default_factory=list, exclude=True)
     """The tools passed to `bind_tools`."""
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _index: int = PrivateAttr(default=0)
-
-    @field_validator("responses")
-    @classmethod
-    def _check_responses(cls, value: Any) -> Any:
-        if not value:
-            msg = "responses must not be empty."
-            raise ValueError(msg)
-        return value
 
     @property
     def _llm_type(self) -> str:
         return "lumos-scripted-chat"
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"role": self.role, "by": self.by}
 
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
         """Record the tools; scripted outputs carry their own `tool_calls`."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from langchain_lumos.tools.web import WEB_OPS, WebAction, WebEnvironment, WebOp
 
-__all__ = ["StaticWebEnvironment"]
+__all__ = ["StaticWebEnvironment", "demo_web_environment"]
 
 
 class StaticWebEnvironment(WebEnvironment):
@@ -71,3 +71,24 @@ class StaticWebEnvironment(WebEnvironment):
 
     def __repr__(self) -> str:
         return f"StaticWebEnvironment({len(self._candidates)} candidates, {len(self.history)} actions)"
+
+
+def demo_web_environment() -> StaticWebEnvironment:
+    """A small offline travel site for `web_agent` runs without a browser.
+
+    `lumos run --domain web_agent` and the served web-agent graph start on it when no
+    environment is given.
+
+    Example:
+        >>> demo_web_environment().act("CLICK", "[link] Hotels").candidates()[0]
+        '[textbox] Destination'
+    """
+    search = ["[combobox] From", "[combobox] To", "[textbox] Depart date", "[button] Search flights"]
+    return StaticWebEnvironment(
+        ["[link] Flights", "[link] Hotels", "[link] Cruises", "[button] Sign in"],
+        transitions={
+            "[link] Flights": search,
+            "[link] Hotels": ["[textbox] Destination", "[textbox] Check-in", "[button] Search hotels"],
+            "[link] Cruises": ["[combobox] Destination", "[combobox] Nights", "[button] Search cruises"],
+        },
+    )

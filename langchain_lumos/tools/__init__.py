@@ -6,11 +6,12 @@ Code), `web_agent_tools` (CLICK, TYPE, SELECT) and `webshop_tools` (Search, Feat
 Pick, Click). `get_tools(domain, ...)` picks one.
 
 Modules: `complex_qa` (the complex-QA tools), `maths` (the maths actions), `calculator`
-(the one Calculator), `expressions` (maths notation, parsing, bounds, formatting), `code`
-(the Code sandbox), `web` and `webshop` (environment interfaces and their tools), `search`
-(knowledge backends), `corpus` (BM25 corpora), `fetch` (checked HTTP fetching), `url_policy`
-(which URLs may be fetched), `ranking` (passage rankers), `worker` (deadlines for CPU-heavy
-work). Test doubles and demo environments (an in-memory shop, static web pages) live in
+(the one Calculator), `expressions` (maths notation, parsing, bounds, formatting),
+`symbolic` (the maths tools' base), `code` and `sandbox` (the Code tool and its
+operating-system boundary), `web` and `webshop` (environment interfaces and their tools),
+`webshop_server` (a running WebShop server as a shop), `search` (knowledge backends),
+`corpus` (BM25 corpora), `fetch` (checked HTTP fetching), `url_policy` (which URLs may be
+fetched), `ranking` (passage rankers), `worker` (deadlines for CPU-heavy work). Test doubles and demo environments (an in-memory shop, static web pages) live in
 `langchain_lumos.testing`.
 """
 

@@ -17,16 +17,14 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import sympy
-from langchain_core.tools import InjectedToolArg, ToolException
+from langchain_core.tools import ToolException
 from pydantic import BaseModel, Field
 
 from langchain_lumos.tools.expressions import (
     RELATIONS,
-    VARIABLES_DESCRIPTION,
-    SymbolicTool,
     bind_variables,
     combine_equations,
     format_expression,
@@ -37,6 +35,7 @@ from langchain_lumos.tools.expressions import (
     split_top_level,
     substitutions,
 )
+from langchain_lumos.tools.symbolic import InjectedVariables, SymbolicTool
 
 __all__ = ["BooleanStyle", "CalculatorInput", "CalculatorTool", "calculate"]
 
@@ -95,9 +94,7 @@ class CalculatorInput(BaseModel):
     """Arguments of `Calculator`."""
 
     formula: str = Field(description="The formula, e.g. '28 * 1/7', 'R1 + R2' or 'R1(R9)'.")
-    variables: Annotated[dict[str, Any], InjectedToolArg] = Field(
-        default_factory=dict, description=VARIABLES_DESCRIPTION
-    )
+    variables: InjectedVariables
 
 
 class CalculatorTool(SymbolicTool):

@@ -1,7 +1,7 @@
 """Maths expressions: variable binding, notation, safe SymPy parsing, bounds and formatting.
 
 The engine behind `Calculator` (`langchain_lumos.tools.calculator`) and the maths actions
-(`langchain_lumos.tools.maths`), and `SymbolicTool`, their shared tool base.
+(`langchain_lumos.tools.maths`); their shared tool base is `langchain_lumos.tools.symbolic`.
 
 Variable binding follows the original Lumos rules (`eval/gsm/run_eval.py::execute`):
 
@@ -48,8 +48,6 @@ Output conventions (the released models compare final answers as strings):
 from __future__ import annotations
 
 import ast
-import asyncio
-import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -58,8 +56,7 @@ from fractions import Fraction
 from typing import Any, NoReturn
 
 import sympy
-from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
-from langchain_core.tools import BaseTool, ToolException
+from langchain_core.tools import ToolException
 from sympy.parsing.sympy_parser import (
     convert_xor,
     function_exponentiation,
@@ -72,13 +69,11 @@ from sympy.parsing.sympy_parser import (
 )
 
 from langchain_lumos.parsing import closing_paren
-from langchain_lumos.tools.worker import call_with_deadline
 
 __all__ = [
     "IDENT_RE",
+    "MAX_INPUT_CHARS",
     "RELATIONS",
-    "VARIABLES_DESCRIPTION",
-    "SymbolicTool",
     "bind_variables",
     "check_finite",
     "combine_equations",
@@ -96,7 +91,8 @@ __all__ = [
 ]
 
 _MATH_OPS = ("*", "/", "+", "-", "^")
-_MAX_CHARS = 2000
+MAX_INPUT_CHARS = 2000
+"""Longest input text a maths tool accepts (checked before any regular expression runs)."""
 _MAX_BOUND_CHARS = 4000
 """Longest text after variables are substituted (values can be long)."""
 _MAX_EXPONENT = 10_000
@@ -184,8 +180,8 @@ def _substitute(text: str, variables: Mapping[str, Any], *, wrap: bool) -> str:
 def bind_variables(text: str, variables: Mapping[str, Any] | None) -> str:
     """Bind variables in raw action text with the original Lumos rules (see module doc)."""
     text = text.strip()
-    if len(text) > _MAX_CHARS:
-        msg = f"Input too long ({len(text)} characters; at most {_MAX_CHARS})."
+    if len(text) > MAX_INPUT_CHARS:
+        msg = f"Input too long ({len(text)} characters; at most {MAX_INPUT_CHARS})."
         raise ToolException(msg)
     variables = variables or {}
     if not variables:
@@ -786,67 +782,3 @@ def substitutions(clauses: Sequence[str]) -> dict[sympy.Symbol, sympy.Expr]:
             raise ToolException(msg)
         subs[sympy.Symbol(parts[0])] = parse_expression(parts[1])
     return subs
-
-
-# --------------------------------------------------------------------------------------------
-# Tool base
-# --------------------------------------------------------------------------------------------
-
-VARIABLES_DESCRIPTION = "Injected by the executor: the Lumos variable store (R1, R2, ...)."
-
-
-class SymbolicTool(BaseTool):
-    """Base of the maths tools: one text argument plus the injected variable store.
-
-    A subclass names a module-level action function (`text, variables, *extra -> result`);
-    each call runs it in a killable worker process under `timeout_s`
-    (`langchain_lumos.tools.worker`), so no model-written input can hang a run.
-    """
-
-    handle_tool_error: bool = False
-    timeout_s: float | None = 10.0
-    """Deadline of one call in seconds; `None` runs the action in the calling thread, unbounded."""
-
-    def _action(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        """The module-level action function and its extra arguments after `(text, variables)`."""
-        raise NotImplementedError
-
-    def _call(self, text: str, variables: Mapping[str, Any] | None) -> Any:
-        if len(text) > _MAX_CHARS:  # refused here, before any work
-            msg = f"Input too long ({len(text)} characters; at most {_MAX_CHARS})."
-            raise ToolException(msg)
-        func, extra = self._action()
-        store = {k: v for k, v in (variables or {}).items() if k in text}  # only what it reads
-        what = f"{self.name}({text[:80]}{'...' if len(text) > 80 else ''})"
-        return call_with_deadline(func, text, store, *extra, timeout_s=self.timeout_s, what=what)
-
-    async def _acall(self, text: str, variables: Mapping[str, Any] | None) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, functools.partial(self._call, text, variables))
-
-    @staticmethod
-    def _text(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        """The action's one text argument (its field name differs per action)."""
-        values = [*args, *kwargs.values()]
-        if len(values) != 1:
-            msg = f"expected one argument, got {len(values)}"
-            raise ToolException(msg)
-        return str(values[0])
-
-    def _run(
-        self,
-        *args: Any,
-        variables: dict[str, Any] | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        return self._call(self._text(args, kwargs), variables)
-
-    async def _arun(
-        self,
-        *args: Any,
-        variables: dict[str, Any] | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        return await self._acall(self._text(args, kwargs), variables)

@@ -17,18 +17,16 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any
+from typing import Any
 
 import sympy
-from langchain_core.tools import BaseTool, InjectedToolArg, ToolException
+from langchain_core.tools import BaseTool, ToolException
 from pydantic import BaseModel, Field
 
 from langchain_lumos.tools.calculator import CalculatorTool
 from langchain_lumos.tools.code import code_tools
 from langchain_lumos.tools.expressions import (
     RELATIONS,
-    VARIABLES_DESCRIPTION,
-    SymbolicTool,
     bind_variables,
     combine_equations,
     format_expression,
@@ -40,6 +38,7 @@ from langchain_lumos.tools.expressions import (
     strip_connective,
     substitutions,
 )
+from langchain_lumos.tools.symbolic import InjectedVariables, SymbolicTool
 
 __all__ = [
     "CountTool",
@@ -418,9 +417,7 @@ class SetEquationInput(BaseModel):
     """Arguments of `SetEquation`."""
 
     equation: str = Field(description="The equation to set up, e.g. '3x + 5 = 20'.")
-    variables: Annotated[dict[str, Any], InjectedToolArg] = Field(
-        default_factory=dict, description=VARIABLES_DESCRIPTION
-    )
+    variables: InjectedVariables
 
 
 class SolveEquationInput(BaseModel):
@@ -429,36 +426,28 @@ class SolveEquationInput(BaseModel):
     equation: str = Field(
         description="Equation(s) to solve, comma-separated for a system, e.g. 'x + y = 10, x = 2y'."
     )
-    variables: Annotated[dict[str, Any], InjectedToolArg] = Field(
-        default_factory=dict, description=VARIABLES_DESCRIPTION
-    )
+    variables: InjectedVariables
 
 
 class CountInput(BaseModel):
     """Arguments of `Count` (the field is named `list` like the Lumos signature)."""
 
     list: str = Field(description="Comma-separated items, or a sequence like '1, 3, ..., 99'.")
-    variables: Annotated[dict[str, Any], InjectedToolArg] = Field(
-        default_factory=dict, description=VARIABLES_DESCRIPTION
-    )
+    variables: InjectedVariables
 
 
 class SolveInequalityInput(BaseModel):
     """Arguments of `SolveInequality`."""
 
     inequality: str = Field(description="The inequality, e.g. '5x - 3 > 12'.")
-    variables: Annotated[dict[str, Any], InjectedToolArg] = Field(
-        default_factory=dict, description=VARIABLES_DESCRIPTION
-    )
+    variables: InjectedVariables
 
 
 class DefineInput(BaseModel):
     """Arguments of `Define`."""
 
     variable: str = Field(description="A variable name or a number to define.")
-    variables: Annotated[dict[str, Any], InjectedToolArg] = Field(
-        default_factory=dict, description=VARIABLES_DESCRIPTION
-    )
+    variables: InjectedVariables
 
 
 class SetEquationTool(SymbolicTool):

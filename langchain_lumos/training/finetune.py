@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from langchain_lumos.models.transformers import load_tokenizer
 from langchain_lumos.training.annotations import AnnotationRecord, read_annotations, validate_record
 
 __all__ = [
@@ -269,7 +270,7 @@ def finetune(
         A `FinetuneResult` with the logged losses.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments
     from transformers import set_seed as hf_set_seed
 
     if max_length < 2:
@@ -284,7 +285,8 @@ def finetune(
     hf_set_seed(seed)
 
     source = str(model_name_or_path)
-    tokenizer = AutoTokenizer.from_pretrained(source, use_fast=not use_slow_tokenizer, local_files_only=True)
+    # transformers 5 ignores `use_fast`: the shared loader picks the sentencepiece class.
+    tokenizer = load_tokenizer(source, slow=use_slow_tokenizer, local_files_only=True)
     on_gpu = torch.cuda.is_available()
     use_bf16 = (on_gpu and torch.cuda.is_bf16_supported()) if bf16 is None else bf16
     model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, local_files_only=True)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import pytest
 
 from langchain_lumos.cli import main
 from langchain_lumos.testing import ScriptedLLM
+from tests.unit_tests.loopback import FakeCompletionsServer
 
 
 def test_run_prints_modules_live_and_answers(
@@ -137,45 +136,9 @@ def test_help_says_what_the_qa_model_defaults_to(capsys: pytest.CaptureFixture[s
     assert "--qa-model SPEC" in out and "gpt-3.5-turbo" in out and "default: the planner's model" in out
 
 
-class _CompletionsServer:
-    """A loopback /v1/completions server: records bodies, answers from a script or with a status."""
-
-    def __init__(self, replies: list[str], status: int = 200) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                owner.bodies.append(body)
-                prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
-                if status != 200:
-                    payload: dict[str, Any] = {"error": {"message": "internal model failure"}}
-                else:
-                    text = replies[min(len(owner.bodies) - 1, len(replies) - 1)]
-                    payload = {"choices": [{"index": i, "text": text} for i in range(len(prompts))]}
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.mark.enable_socket
 def test_served_model_names_and_extra_body_reach_the_server(capsys: pytest.CaptureFixture[str]) -> None:
-    server = _CompletionsServer(
+    server = FakeCompletionsServer(
         ["Subgoal 1: Calculate 2 + 3.", "R1 = Calculator(2 + 3)", "Yes, I will stop planning."]
     )
     try:
@@ -186,7 +149,7 @@ def test_served_model_names_and_extra_body_reach_the_server(capsys: pytest.Captu
                 "--domain",
                 "maths",
                 "--model",
-                f"completions:{server.url}",
+                f"completions:{server.base_url}",
                 "--served-model",
                 "my-planner,my-grounder",
                 "--extra-body",
@@ -198,17 +161,17 @@ def test_served_model_names_and_extra_body_reach_the_server(capsys: pytest.Captu
     finally:
         server.close()
     assert code == 0, capsys.readouterr().err
-    assert [b["model"] for b in server.bodies] == ["my-planner", "my-grounder", "my-planner"]
-    assert all(b["top_k"] == 1 for b in server.bodies)
-    assert all(isinstance(b["prompt"], str) for b in server.bodies)  # the llama.cpp dialect
+    assert [b["model"] for b in server.requests] == ["my-planner", "my-grounder", "my-planner"]
+    assert all(b["top_k"] == 1 for b in server.requests)
+    assert all(isinstance(b["prompt"], str) for b in server.requests)  # the llama.cpp dialect
     assert "Answer: 5" in capsys.readouterr().out
 
 
 @pytest.mark.enable_socket
 def test_a_server_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    server = _CompletionsServer([], status=500)
+    server = FakeCompletionsServer(status=500)
     try:
-        code = main(["run", "x", "--domain", "maths", "--model", f"vllm:{server.url}", "--timeout", "5"])
+        code = main(["run", "x", "--domain", "maths", "--model", f"vllm:{server.base_url}", "--timeout", "5"])
     finally:
         server.close()
     err = capsys.readouterr().err

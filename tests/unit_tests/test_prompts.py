@@ -19,29 +19,14 @@ from langchain_lumos.prompts import (
     render_prompt,
     tool_interface,
 )
+from tests.unit_tests.fidelity import original
 
 Q = "Who directed the film that won Best Picture in 1998?"
-PLAN_HEAD = "Please provide a reasonable subgoal-based plan to solve the given task.\n"
-GROUND_HEAD = (
-    "Please ground the given subgoal to corresponding executable actions for solving the given "
-    "task. The grounded actions must be the one in available action list.\n\n"
-)
-QA_IFACE = (
-    "The available action list is 'KnowledgeQuery', 'ParagraphRetrieve', 'QA', 'Calculator', and 'Code'.\n"
-    "Calculator(formula): Calculate the input formula; KnowledgeQuery(query): Capture the relevant webpages "
-    "according to the query; ParagraphRetrieve(context, query): Given a query, retrieve the most relevant "
-    "paragraphs from the given context; QA(context, query): Given context, answer the given query; "
-    "Calculator(formula): Calculate the input formula; Code(pseudo_code): Generate a Python function that "
-    "corresponds to the pseudo code.\n\n"
-)
-MATHS_IFACE = (
-    "The available action list is 'Calculator', 'SetEquation', 'SolveEquation', 'Count', 'SolveInequality', "
-    "'Code', and 'Define'.\nCalculator(formula): Calculate the input formula; SetEquation(equation): Set up an "
-    "equation to be solved; SolveEquation(equation): Solve the previous set equation; Count(list): Count the "
-    "number of elements in the given list; SolveInequality(inequality): Solve the previous set inequality; "
-    "Code(pseudo_code): Generate a Python function that corresponds to the pseudo code; "
-    "Define(variable/number): Define a variable or a number for latter usage.\n\n"
-)
+# The original scripts' texts, verbatim (one copy, in the fidelity reference).
+PLAN_HEAD = original.PLAN_PREFIX
+GROUND_HEAD = original.GROUND_HEAD
+QA_IFACE = original.QA_ACTIONS
+MATHS_IFACE = original.MATHS_ACTIONS
 
 
 def test_planner_first_prompt_eval() -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from langchain_lumos.evaluation.cli import add_eval_parser, build_systems, compare_runs, eval_domain
+from langchain_lumos.evaluation.cli import add_eval_parser, build_systems, eval_domain
 from langchain_lumos.evaluation.harness import read_records
+from langchain_lumos.evaluation.report import compare_runs
 
 
 def _run(*argv: str) -> int:
@@ -105,3 +106,42 @@ def test_smollm2_modes_share_one_embedded_model(monkeypatch: pytest.MonkeyPatch)
     assert any("Subgoals to be grounded" in p for p in built[0].prompts)  # Lumos-O's grounder
     assert any("Subgoal to be grounded" in p for p in built[0].prompts) or len(built[0].prompts) >= 2
     assert all(not m.prompts for m in built[1:])
+
+
+def test_eval_builds_the_toolkit_lumos_run_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lumos eval` wires the QA tool as `lumos run` does (`preset_tools`): small-model style for smollm2."""
+    import langchain_lumos.evaluation.cli as eval_cli
+    from langchain_lumos.presets import preset_tools, resolve_models
+
+    seen: dict[str, object] = {}
+
+    def capture(model: object, tools: list[object], **kwargs: object) -> object:
+        seen["tools"] = tools
+        return object()
+
+    monkeypatch.setattr(eval_cli, "create_react_baseline", capture)
+    build_systems(["react"], domain="hotpotqa", model_spec="smollm2")
+    run_tools = preset_tools(resolve_models("smollm2", domain="hotpotqa", mode="iterative"))[0]
+    eval_qa = next(t for t in seen["tools"] if t.name == "QA")  # type: ignore[attr-defined]
+    run_qa = next(t for t in run_tools if t.name == "QA")
+    assert eval_qa.style == run_qa.style == "small"  # type: ignore[attr-defined]
+    assert [t.name for t in seen["tools"]] == [t.name for t in run_tools]  # type: ignore[attr-defined]
+
+
+def test_compare_runs_with_different_systems_writes_every_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _jsonl(tmp_path / "toy.jsonl", [{"question": "What is 1 + 1?", "answer": "2"}])
+    for name, systems in (("run_a", "react"), ("run_b", "cot")):
+        code = _run(
+            "--dataset", str(data), "--domain", "maths", "--systems", systems, "--model", "scripted",
+            "--metric", "numeric", "--output", str(tmp_path / name), "--no-progress", "--no-plot",
+        )  # fmt: skip
+        assert code == 0
+    out = tmp_path / "cmp"
+    assert (
+        _run("--compare", str(tmp_path / "run_a"), str(tmp_path / "run_b"), "--output", str(out), "--no-plot")
+        == 0
+    )
+    header = (out / "compare.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert "run_a accuracy" in header and "run_b accuracy" in header  # react only in a, cot only in b

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -14,7 +15,9 @@ transformers = pytest.importorskip("transformers")
 from langchain_lumos.grammar import (  # noqa: E402
     GrammarLogitsProcessor,
     compile_grammar,
+    gbnf_grammar,
     grounding_grammar,
+    per_prompt_grammars,
     planning_grammar,
     vllm_grammar_fields,
 )
@@ -122,7 +125,7 @@ def test_bad_grammar_arguments_fail_fast() -> None:
 
 def test_every_sampled_grounding_of_a_random_model_parses(tiny: tuple[object, object]) -> None:
     model, tokenizer = tiny
-    grammar = grounding_grammar(ACTIONS, max_actions=2, max_argument_chars=16)
+    grammar = grounding_grammar(ACTIONS, max_actions=2, max_argument_chars=10)
     finished = 0
     for seed in range(8):
         text = _sample(model, tokenizer, GROUND_PROMPT, grammar, seed)
@@ -169,3 +172,86 @@ def test_vllm_fields_carry_the_same_grammar() -> None:
     fields = vllm_grammar_fields(grammar)
     assert fields["structured_outputs"]["grammar"] == grammar
     assert fields["guided_grammar"] == grammar
+
+
+def test_gbnf_conversion_keeps_the_language() -> None:
+    import xgrammar as xgr
+
+    ebnf = grounding_grammar(["Knowledge_Query", "QA"], first_variable=2, max_argument_chars=24) + (
+        'my_rule.x ::= "a_b" [_a-z]{1,3} # a comment with my_rule\n'
+    )
+    gbnf = gbnf_grammar(ebnf)
+    assert "my-rule-x ::= " in gbnf and '"a_b" [_a-z]{1,3}' in gbnf  # rule names only
+    assert '"Knowledge_Query"' in gbnf  # literals untouched
+    assert gbnf_grammar(grounding_grammar(ACTIONS)) == grounding_grammar(ACTIONS)  # already GBNF
+    assert all(re.fullmatch(r"[A-Za-z0-9-]+", name) for name in re.findall(r"^(\S+) ::=", gbnf, re.M))
+    # The same sentences (GBNF names are valid xgrammar names too).
+    converted = xgr.Grammar.from_ebnf(gbnf)
+    accept = xgr.testing._is_grammar_accept_string
+    assert accept(converted, "R2 = Knowledge_Query(Kafka); R3 = QA([R2], Question: x)\n")
+    assert not accept(converted, "R1 = Knowledge_Query(Kafka)\n")
+    assert not accept(converted, "R2 = QA(far more than twenty-four characters)\n")
+
+
+def test_gbnf_conversion_refuses_what_llama_cpp_lacks() -> None:
+    with pytest.raises(ValueError, match="lookahead"):
+        gbnf_grammar('root ::= a "\\n"\na ::= "x" (= "y")\n')
+    with pytest.raises(ValueError, match="macros"):
+        gbnf_grammar('root ::= TagDispatch(("<a>", b))\nb ::= "x"\n')
+    with pytest.raises(ValueError, match="limit of 2000"):
+        gbnf_grammar(grounding_grammar(ACTIONS, max_argument_chars=5000))
+    with pytest.raises(ValueError, match="both 'a-b'"):
+        gbnf_grammar('root ::= a_b a-b\na_b ::= "x"\na-b ::= "y"\n')
+    with pytest.raises(ValueError, match="Unterminated string"):
+        gbnf_grammar('root ::= "x')
+
+
+def test_per_prompt_grammars() -> None:
+    assert per_prompt_grammars(None, 2) == [None, None]
+    assert per_prompt_grammars("g", 2) == ["g", "g"]
+    assert per_prompt_grammars(["g", None, ""], 3) == ["g", None, None]
+    with pytest.raises(ValueError, match="one per prompt"):
+        per_prompt_grammars(["g"], 2)
+
+
+def test_compile_errors_are_value_errors(tiny: tuple[object, object]) -> None:
+    _, tokenizer = tiny
+    with pytest.raises(ValueError, match="Invalid grammar"):
+        compile_grammar("root ::= missing", tokenizer)
+    first = compile_grammar(grounding_grammar(ACTIONS), tokenizer)
+    assert compile_grammar(grounding_grammar(ACTIONS), tokenizer) is not None and first is not None
+
+
+def test_rows_without_a_grammar_and_finished_rows_are_left_alone(tiny: tuple[object, object]) -> None:
+    model, tokenizer = tiny
+    vocab = model.config.vocab_size  # type: ignore[attr-defined]
+    compiled = compile_grammar('root ::= "R" "\\n"', tokenizer, vocab_size=vocab)
+    with pytest.raises(ValueError, match="at least one row"):
+        GrammarLogitsProcessor([None, None], prompt_length=1)
+    processor = GrammarLogitsProcessor([compiled, None], prompt_length=1)
+    ids = torch.tensor([[5], [5]])
+    scores = processor(ids, torch.zeros(2, vocab))
+    allowed = (scores[0] > float("-inf")).nonzero().flatten().tolist()
+    assert tokenizer.decode(allowed) == "R"  # type: ignore[attr-defined]
+    assert bool((scores[1] == 0).all())  # no grammar: untouched
+    r, newline = allowed[0], tokenizer("\n", add_special_tokens=False).input_ids[-1]  # type: ignore[operator]
+    ids = torch.cat([ids, torch.tensor([[r], [7]])], dim=1)
+    processor(ids, torch.zeros(2, vocab))
+    ids = torch.cat([ids, torch.tensor([[newline], [7]])], dim=1)
+    processor(ids, torch.zeros(2, vocab))  # complete: only stop tokens allowed now
+    pad = torch.cat([ids, torch.tensor([[tokenizer.pad_token_id], [7]])], dim=1)  # type: ignore[attr-defined]
+    scores = processor(pad, torch.zeros(2, vocab))  # the finished row's padding is not rejected loudly
+    assert bool((scores == 0).all())
+
+
+def test_bounded_arguments() -> None:
+    import xgrammar as xgr
+
+    grammar = xgr.Grammar.from_ebnf(grounding_grammar(["Calculator"], max_argument_chars=12))
+    accept = xgr.testing._is_grammar_accept_string
+    assert accept(grammar, "R1 = Calculator(x + (1 * (2 + 3)) - 4)\n")
+    assert not accept(grammar, "R1 = Calculator((((x))))\n")  # nested three deep
+    assert not accept(grammar, "R1 = Calculator(1 + 2 + 3 + 4 + 5)\n")  # a run of 17 characters
+    unbounded = xgr.Grammar.from_ebnf(grounding_grammar(["Calculator"]))
+    assert accept(unbounded, "R1 = Calculator((((1 + 2 + 3 + 4 + 5))) (x))\n")
+    assert not accept(unbounded, "R1 = Calculator((x)\n")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +11,10 @@ import httpx
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 
+from langchain_lumos.grammar import gbnf_grammar, grounding_grammar, planning_grammar
 from langchain_lumos.models import openai_compatible
 from langchain_lumos.models.openai_compatible import LumosCompletionsLLM
+from tests.unit_tests.loopback import FakeCompletionsServer, JSONServer, Request
 
 pytestmark = pytest.mark.enable_socket
 
@@ -24,92 +24,26 @@ PROMPT = (
     "<|assistant|>\n"
 )
 MODEL = "ai2lumos/lumos_complex_qa_plan_iterative"
-
-
-class FakeServer:
-    """Records request JSON bodies and answers with canned completions."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.raw: list[bytes] = []
-        self.headers: list[dict[str, str]] = []
-        self.statuses: list[int] = []  # forced statuses for the next requests
-        self.text = "Subgoal {i}: Query the capital.\nSubgoal 99: more"
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                raw = self.rfile.read(length)
-                server.raw.append(raw)
-                server.headers.append(dict(self.headers))
-                body = json.loads(raw)
-                server.requests.append({"path": self.path, **body})
-                status = server.statuses.pop(0) if server.statuses else 200
-                if status != 200:
-                    self._send(status, {"error": {"message": "overloaded"}})
-                    return
-                prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
-                choices = [
-                    {"index": i, "text": server.text.format(i=i), "finish_reason": "stop"}
-                    for i in range(len(prompts))
-                ]
-                choices.reverse()  # the client must order by index
-                usage = {
-                    "prompt_tokens": 10 * len(prompts),
-                    "completion_tokens": 3 * len(prompts),
-                    "total_tokens": 13 * len(prompts),
-                }
-                self._send(
-                    200,
-                    {
-                        "id": "cmpl-1",
-                        "object": "text_completion",
-                        "model": body["model"],
-                        "choices": choices,
-                        "usage": usage,
-                    },
-                )
-
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+_TEXT = "Subgoal {i}: Query the capital.\nSubgoal 99: more"
+"""What the fake server completes (`{i}`: the prompt's index in its batch)."""
 
 
 @pytest.fixture
-def server() -> Iterator[FakeServer]:
-    fake = FakeServer()
+def server() -> Iterator[FakeCompletionsServer]:
+    fake = FakeCompletionsServer([_TEXT])
     yield fake
     fake.close()
 
 
 @pytest.fixture
-def llm(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> LumosCompletionsLLM:
+def llm(server: FakeCompletionsServer, monkeypatch: pytest.MonkeyPatch) -> LumosCompletionsLLM:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("LUMOS_API_KEY", "sk-test")
     monkeypatch.setattr(openai_compatible, "_backoff", lambda attempt: 0.0)
     return LumosCompletionsLLM(base_url=server.base_url, model=MODEL, server="vllm", timeout=10)
 
 
-def test_exact_request_body(llm: LumosCompletionsLLM, server: FakeServer) -> None:
+def test_exact_request_body(llm: LumosCompletionsLLM, server: FakeCompletionsServer) -> None:
     assert llm.invoke(PROMPT, stop=["\n"]) == "Subgoal 0: Query the capital."
     assert len(server.requests) == 1
     assert server.requests[0] == {
@@ -127,7 +61,9 @@ def test_exact_request_body(llm: LumosCompletionsLLM, server: FakeServer) -> Non
     assert server.headers[0]["Authorization"] == "Bearer sk-test"
 
 
-def test_batch_is_one_request_ordered_by_index(llm: LumosCompletionsLLM, server) -> None:
+def test_batch_is_one_request_ordered_by_index(
+    llm: LumosCompletionsLLM, server: FakeCompletionsServer
+) -> None:
     prompts = [PROMPT, PROMPT + "x", "<s><|user|>\nhi</s>\n<|user|>\nyo\n<|assistant|>\n"]
     result = llm.generate(prompts)
     assert len(server.requests) == 1
@@ -140,25 +76,25 @@ def test_batch_is_one_request_ordered_by_index(llm: LumosCompletionsLLM, server)
     }
 
 
-def test_batch_size_splits_requests(llm: LumosCompletionsLLM, server: FakeServer) -> None:
+def test_batch_size_splits_requests(llm: LumosCompletionsLLM, server: FakeCompletionsServer) -> None:
     llm.batch_size = 2
     out = llm.batch([PROMPT] * 5)
     assert len(out) == 5
     assert [r["prompt"] for r in server.requests] == [[PROMPT] * 2, [PROMPT] * 2, PROMPT]
 
 
-def test_caller_stop_merged_and_cut(llm: LumosCompletionsLLM, server: FakeServer) -> None:
-    server.text = "R1 = KnowledgeQuery(France); R2 = QA([R1])"
+def test_caller_stop_merged_and_cut(llm: LumosCompletionsLLM, server: FakeCompletionsServer) -> None:
+    server.replies = ["R1 = KnowledgeQuery(France); R2 = QA([R1])"]
     assert llm.invoke(PROMPT, stop=["; "]) == "R1 = KnowledgeQuery(France)"
     assert server.requests[0]["stop"] == ["\n", "; "]
 
 
-def test_kwargs_override_body(llm: LumosCompletionsLLM, server: FakeServer) -> None:
+def test_kwargs_override_body(llm: LumosCompletionsLLM, server: FakeCompletionsServer) -> None:
     llm.invoke(PROMPT, max_tokens=7)
     assert server.requests[0]["max_tokens"] == 7
 
 
-async def test_async_invoke_and_abatch(llm: LumosCompletionsLLM, server: FakeServer) -> None:
+async def test_async_invoke_and_abatch(llm: LumosCompletionsLLM, server: FakeCompletionsServer) -> None:
     assert await llm.ainvoke(PROMPT) == "Subgoal 0: Query the capital."
     out = await llm.abatch([PROMPT, PROMPT])
     assert out == ["Subgoal 0: Query the capital.", "Subgoal 1: Query the capital."]
@@ -166,29 +102,29 @@ async def test_async_invoke_and_abatch(llm: LumosCompletionsLLM, server: FakeSer
     assert server.requests[1]["add_special_tokens"] is False
 
 
-def test_retries_then_succeeds(llm: LumosCompletionsLLM, server: FakeServer) -> None:
+def test_retries_then_succeeds(llm: LumosCompletionsLLM, server: FakeCompletionsServer) -> None:
     server.statuses = [503, 429]
     llm.max_retries = 2
     assert llm.invoke(PROMPT) == "Subgoal 0: Query the capital."
     assert len(server.requests) == 3
 
 
-async def test_async_retries(llm: LumosCompletionsLLM, server: FakeServer) -> None:
+async def test_async_retries(llm: LumosCompletionsLLM, server: FakeCompletionsServer) -> None:
     server.statuses = [500]
     assert await llm.ainvoke(PROMPT) == "Subgoal 0: Query the capital."
     assert len(server.requests) == 2
 
 
-def test_http_error_is_raised(llm: LumosCompletionsLLM, server: FakeServer) -> None:
+def test_http_error_is_raised(llm: LumosCompletionsLLM, server: FakeCompletionsServer) -> None:
     server.statuses = [400]
     with pytest.raises(httpx.HTTPStatusError, match="400"):
         llm.invoke(PROMPT)
     assert len(server.requests) == 1  # 400 is not retried
 
 
-def test_connection_error_after_retries(monkeypatch) -> None:
+def test_connection_error_after_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(openai_compatible, "_backoff", lambda attempt: 0.0)
-    fake = FakeServer()
+    fake = FakeCompletionsServer([_TEXT])
     url = fake.base_url
     fake.close()
     llm = LumosCompletionsLLM(base_url=url, model=MODEL, server="vllm", max_retries=1, timeout=2)
@@ -196,7 +132,9 @@ def test_connection_error_after_retries(monkeypatch) -> None:
         llm.invoke(PROMPT)
 
 
-def test_api_key_from_openai_env_and_none(server: FakeServer, monkeypatch) -> None:
+def test_api_key_from_openai_env_and_none(
+    server: FakeCompletionsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("LUMOS_API_KEY", raising=False)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
     llm = LumosCompletionsLLM(base_url=server.base_url, model=MODEL)
@@ -231,7 +169,7 @@ def test_callbacks_and_identity(llm: LumosCompletionsLLM) -> None:
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-class ReplayServer:
+class ReplayServer(JSONServer):
     """Answers requests from recorded exchanges: same method, path and JSON body -> same response.
 
     A request that matches no exchange gets a 599 naming it, so a test fails loudly.
@@ -240,44 +178,16 @@ class ReplayServer:
     def __init__(self, fixture: str) -> None:
         self.data = json.loads((FIXTURES / fixture).read_text(encoding="utf-8"))
         self.seen: list[str] = []  # names of the exchanges replayed, in order
-        replay = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                for exchange in replay.data["exchanges"]:
-                    request = exchange["request"]
-                    if (request["method"], request["path"], request["body"]) == (
-                        self.command,
-                        self.path,
-                        body,
-                    ):
-                        replay.seen.append(exchange["name"])
-                        self._send(exchange["response"]["status"], exchange["response"]["body"])
-                        return
-                replay.seen.append(f"UNRECORDED {self.command} {self.path} {body}")
-                self._send(599, {"error": {"message": "no recorded exchange"}})
-
-            do_GET = do_POST = _answer
-
-            def _send(self, status: int, payload: Any) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+    def answer(self, request: Request) -> tuple[int, Any]:
+        for exchange in self.data["exchanges"]:
+            recorded = exchange["request"]
+            if (recorded["method"], recorded["path"], recorded["body"]) == request[:3]:
+                self.seen.append(exchange["name"])
+                return exchange["response"]["status"], exchange["response"]["body"]
+        self.seen.append(f"UNRECORDED {request.method} {request.path} {request.body}")
+        return 599, {"error": {"message": "no recorded exchange"}}
 
     def prompt(self, name: str = "one_prompt") -> Any:
         return next(e for e in self.data["exchanges"] if e["name"] == name)["request"]["body"]["prompt"]
@@ -285,10 +195,6 @@ class ReplayServer:
     def text(self, name: str = "one_prompt", index: int = 0) -> str:
         exchange = next(e for e in self.data["exchanges"] if e["name"] == name)
         return exchange["response"]["body"]["choices"][index]["text"].split("\n")[0]
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(params=["vllm.json", "llama_cpp.json", "transformers_serve.json"])
@@ -395,7 +301,7 @@ def test_server_errors_are_readable() -> None:
         vllm.close()
 
 
-def test_extra_body_reaches_every_server(server: FakeServer) -> None:
+def test_extra_body_reaches_every_server(server: FakeCompletionsServer) -> None:
     llm = LumosCompletionsLLM(
         base_url=server.base_url, model=MODEL, server="llama.cpp", extra_body={"top_k": 1}, api_key=None
     )
@@ -417,7 +323,104 @@ def test_extra_body_reaches_every_server(server: FakeServer) -> None:
     assert server.requests[-1]["skip_special_tokens"] is True
 
 
-def test_no_model_listed_is_a_clear_error(server: FakeServer) -> None:
+def test_no_model_listed_is_a_clear_error(server: FakeCompletionsServer) -> None:
     llm = LumosCompletionsLLM(base_url=server.base_url, api_key=None)  # the fake has no GET /models
     with pytest.raises(ValueError, match=r"lists no model; set `model`"):
         llm.invoke(PROMPT)
+
+
+# ---------------------------------------------------------------------------- constrained decoding
+
+GRAMMAR = grounding_grammar(["KnowledgeQuery", "QA"], max_argument_chars=40)
+PLAN_GRAMMAR = planning_grammar(mode="iterative", next_index=2)
+
+
+def test_vllm_gets_the_grammar_as_structured_outputs(
+    llm: LumosCompletionsLLM, server: FakeCompletionsServer
+) -> None:
+    assert llm.supports_grammar is True
+    server.replies = ["R1 = KnowledgeQuery(France)\n"]
+    assert llm.invoke(PROMPT, grammar=GRAMMAR) == "R1 = KnowledgeQuery(France)"
+    body = server.requests[0]
+    assert body["structured_outputs"] == {"grammar": GRAMMAR}
+    assert body["guided_grammar"] == GRAMMAR
+    assert body["add_special_tokens"] is False and body["stop"] == ["\n"]
+    llm.invoke(PROMPT)
+    assert "structured_outputs" not in server.requests[1] and "guided_grammar" not in server.requests[1]
+
+
+def test_vllm_batches_hold_one_grammar_each(llm: LumosCompletionsLLM, server: FakeCompletionsServer) -> None:
+    prompts = [PROMPT + "a", PROMPT + "b", PROMPT + "c", PROMPT + "d"]
+    result = llm.generate(prompts, grammar=GRAMMAR)
+    assert len(server.requests) == 1 and server.requests[0]["prompt"] == prompts
+    assert len(result.generations) == 4
+    server.requests.clear()
+    grammars = [GRAMMAR, GRAMMAR, PLAN_GRAMMAR, None]
+    result = llm.generate(prompts, grammar=grammars)
+    assert [r["prompt"] for r in server.requests] == [prompts[:2], prompts[2], prompts[3]]
+    assert [r.get("guided_grammar") for r in server.requests] == [GRAMMAR, PLAN_GRAMMAR, None]
+    assert [g[0].text for g in result.generations] == [
+        "Subgoal 0: Query the capital.",
+        "Subgoal 1: Query the capital.",
+        "Subgoal 0: Query the capital.",
+        "Subgoal 0: Query the capital.",
+    ]
+
+
+async def test_async_calls_send_the_grammar(llm: LumosCompletionsLLM, server: FakeCompletionsServer) -> None:
+    await llm.abatch([PROMPT, PROMPT + "x"], grammar=GRAMMAR)
+    assert server.requests[0]["structured_outputs"] == {"grammar": GRAMMAR}
+    await llm.agenerate([PROMPT, PROMPT], grammar=[GRAMMAR, PLAN_GRAMMAR])
+    assert sorted(r["guided_grammar"] for r in server.requests[1:]) == sorted([GRAMMAR, PLAN_GRAMMAR])
+
+
+def test_llama_cpp_gets_gbnf_in_its_grammar_field(server: FakeCompletionsServer) -> None:
+    llm = LumosCompletionsLLM(base_url=server.base_url, model=MODEL, server="llama.cpp", api_key=None)
+    assert llm.supports_grammar is True
+    grammar = GRAMMAR + 'extra_rule ::= "x"\n'
+    llm.batch([PROMPT, PROMPT + "x"], grammar=grammar)
+    assert [r["grammar"] for r in server.requests] == [gbnf_grammar(grammar)] * 2
+    assert "extra-rule ::=" in server.requests[0]["grammar"]
+    assert "structured_outputs" not in server.requests[0]
+    with pytest.raises(ValueError, match="lookahead"):
+        llm.invoke(PROMPT, grammar='root ::= "x" (= "y")\n')
+    assert len(server.requests) == 2  # refused before any request
+
+
+@pytest.mark.parametrize("kind", ["openai", "transformers"])
+async def test_other_servers_refuse_grammars_before_sending(server: FakeCompletionsServer, kind: str) -> None:
+    llm = LumosCompletionsLLM(base_url=server.base_url, model=MODEL, server=kind, api_key=None)  # type: ignore[arg-type]
+    assert llm.supports_grammar is False
+    with pytest.raises(ValueError, match=f"The '{kind}' completions server does not accept grammars"):
+        llm.invoke(PROMPT, grammar=GRAMMAR)
+    with pytest.raises(ValueError, match="does not accept grammars"):
+        await llm.ainvoke(PROMPT, grammar=GRAMMAR)
+    assert server.requests == []
+    llm.invoke(PROMPT)  # without a grammar the server is used as before
+    assert len(server.requests) == 1
+
+
+def test_auto_detection_settles_supports_grammar() -> None:
+    tserve = ReplayServer("transformers_serve.json")
+    vllm = ReplayServer("vllm.json")
+    try:
+        llm = replay_llm(tserve)
+        assert llm.supports_grammar is True  # unknown until the server is asked
+        with pytest.raises(ValueError, match="'openai' completions server does not accept"):
+            llm.invoke(tserve.prompt(), grammar=GRAMMAR)
+        assert tserve.seen == ["models"]
+        assert llm.supports_grammar is False
+        detected = replay_llm(vllm)
+        detected.invoke(vllm.prompt())
+        assert detected.supports_grammar is True
+    finally:
+        tserve.close()
+        vllm.close()
+
+
+def test_a_grammar_list_of_the_wrong_length_fails_fast(
+    llm: LumosCompletionsLLM, server: FakeCompletionsServer
+) -> None:
+    with pytest.raises(ValueError, match="one per prompt"):
+        llm.generate([PROMPT, PROMPT], grammar=[GRAMMAR])
+    assert server.requests == []

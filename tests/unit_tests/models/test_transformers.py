@@ -15,10 +15,13 @@ from langchain_core.callbacks import BaseCallbackHandler
 from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
 
 from langchain_lumos.errors import CheckpointNotFoundError
+from langchain_lumos.grammar import grounding_grammar, planning_grammar
 from langchain_lumos.models.transformers import (
     LumosTransformersLLM,
     NewlineStoppingCriteria,
+    load_tokenizer,
 )
+from langchain_lumos.parsing import parse_actions, parse_plan
 
 try:
     from tests.tiny_llama import TRAINING_TEXT, build_tiny_llama
@@ -42,6 +45,7 @@ TRAIN_EXACT_PROMPT = (
     "<|assistant|>\n"
 )
 PROMPTS = [PLAN_PROMPT, GROUND_PROMPT, TRAIN_EXACT_PROMPT, "<|user|>\nhi\n<|assistant|>\n"]
+ACTIONS = ["KnowledgeQuery", "ParagraphRetrieve", "QA", "Calculator"]
 
 
 @pytest.fixture(scope="session")
@@ -412,16 +416,25 @@ def test_callbacks_see_run_name_tags_and_raw_prompt(llm: LumosTransformersLLM) -
 # ---------------------------------------------------------------------------- prefix KV reuse
 
 
-def iterative_prompts(llm: LumosTransformersLLM, turns: int) -> list[tuple[str, Any]]:
-    """Grow a planner and a grounder conversation on one LLM, as an iterative run does."""
+def iterative_prompts(
+    llm: LumosTransformersLLM, turns: int, *, constrained: bool = False
+) -> list[tuple[str, Any]]:
+    """Grow a planner and a grounder conversation on one LLM, as an iterative run does.
+
+    `constrained`: each call gets the planner's or grounder's grammar for that turn.
+    """
     planner = PLAN_PROMPT
     grounder = GROUND_PROMPT
     calls = []
     for turn in range(1, turns + 1):
-        plan = llm.generate([planner]).generations[0][0]
+        plan_kw = {"grammar": planning_grammar(mode="iterative", next_index=turn, max_subgoal_chars=12)}
+        plan = llm.generate([planner], **(plan_kw if constrained else {})).generations[0][0]
         calls.append((planner, plan))
         grounder += f"Subgoal to be grounded: Subgoal {turn}: {plan.text[:12]}\n<|assistant|>\n"
-        ground = llm.generate([grounder]).generations[0][0]
+        ground_kw = {
+            "grammar": grounding_grammar(ACTIONS, first_variable=turn, max_actions=1, max_argument_chars=6)
+        }
+        ground = llm.generate([grounder], **(ground_kw if constrained else {})).generations[0][0]
         calls.append((grounder, ground))
         planner += (
             f"{plan.text}\n\n<|user|>\nThe executed result for Subgoal {turn} is Paris. "
@@ -585,13 +598,13 @@ def test_tracing_properties_do_not_load(tiny_dir: Path) -> None:
 # ---------------------------------------------------------------------------- tokenizer
 
 
-@pytest.fixture(scope="session")
-def sentencepiece_dir(tmp_path_factory: pytest.TempPathFactory, tiny_dir: Path) -> Path:
-    """The tiny Llama with a sentencepiece ``tokenizer.model`` only, like a Llama-2 checkpoint."""
-    spm = pytest.importorskip("sentencepiece")
+def build_sentencepiece_llama(path: Path, tiny_dir: Path) -> Path:
+    """Copy the tiny Llama into `path` with a sentencepiece `tokenizer.model` only, like a Llama-2 checkpoint."""
     import shutil
 
-    path = tmp_path_factory.mktemp("sentencepiece_llama")
+    import sentencepiece as spm
+
+    path.mkdir(parents=True, exist_ok=True)
     for name in ("config.json", "model.safetensors", "generation_config.json"):
         if (tiny_dir / name).is_file():
             shutil.copy(tiny_dir / name, path / name)
@@ -605,6 +618,10 @@ def sentencepiece_dir(tmp_path_factory: pytest.TempPathFactory, tiny_dir: Path) 
         eos_id=2,
         pad_id=-1,
         byte_fallback=True,
+        # As Llama-2's: no normalisation, so "\n" is the byte piece <0x0A>.
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        split_digits=True,
         minloglevel=2,
     )
     config = {
@@ -615,6 +632,12 @@ def sentencepiece_dir(tmp_path_factory: pytest.TempPathFactory, tiny_dir: Path) 
     }
     (path / "tokenizer_config.json").write_text(json.dumps(config))
     return path
+
+
+@pytest.fixture(scope="session")
+def sentencepiece_dir(tmp_path_factory: pytest.TempPathFactory, tiny_dir: Path) -> Path:
+    pytest.importorskip("sentencepiece")
+    return build_sentencepiece_llama(tmp_path_factory.mktemp("sentencepiece_llama"), tiny_dir)
 
 
 def original_slow_ids(model_file: Path, text: str) -> list[int]:
@@ -703,3 +726,175 @@ def test_sentencepiece_detection_for_hub_ids(tmp_path: Path) -> None:
         _has_sentencepiece_model("ai2lumos/lumos_maths_plan_iterative", str(tmp_path)) is True
     )  # not cached
     assert _has_sentencepiece_model("someone/other", str(tmp_path)) is False
+
+
+# ---------------------------------------------------------------------------- constrained decoding
+
+
+class Noise(LogitsProcessor):
+    """Adds Gumbel noise: greedy decoding over noisy logits samples from the model (seeded)."""
+
+    def __init__(self, seed: int, scale: float = 3.0) -> None:
+        self.generator = torch.Generator().manual_seed(seed)
+        self.scale = scale
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> Any:
+        uniform = torch.rand(scores.shape, generator=self.generator).clamp_min(1e-9)
+        return scores - self.scale * torch.log(-torch.log(uniform))
+
+
+class Prefer(LogitsProcessor):
+    """Adds a bonus to the next token of `target` (after `prompt_len`): greedy spells `target`."""
+
+    def __init__(self, prompt_len: int, target: list[int], bonus: float = 30.0) -> None:
+        self.prompt_len = prompt_len
+        self.target = target
+        self.bonus = bonus
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> Any:
+        step = input_ids.shape[1] - self.prompt_len
+        if step < len(self.target):
+            scores[:, self.target[step]] += self.bonus
+        return scores
+
+
+def test_supports_grammar_follows_xgrammar(
+    llm: LumosTransformersLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("xgrammar")
+    assert llm.supports_grammar is True
+    assert not llm.is_loaded  # asking does not load the model
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "xgrammar" else find_spec(name, *a)
+    )
+    assert llm.supports_grammar is False
+
+
+def test_every_sampled_output_under_a_grounding_grammar_parses(tiny_parts) -> None:
+    pytest.importorskip("xgrammar")
+    model, tokenizer = tiny_parts
+    grammar = grounding_grammar(ACTIONS, max_actions=2, max_argument_chars=10)
+    finished = 0
+    for seed in range(6):
+        processors = LogitsProcessorList([Noise(seed)])
+        llm = LumosTransformersLLM.from_model(
+            model, tokenizer, max_new_tokens=120, generation_kwargs={"logits_processor": processors}
+        )
+        result = llm.generate([GROUND_PROMPT, PLAN_PROMPT], grammar=grammar)
+        for (generation,) in result.generations:
+            if generation.generation_info["finish_reason"] != "stop":
+                continue  # the token cap ended the line first: nothing to parse yet
+            finished += 1
+            parsed = parse_actions(generation.text)
+            assert parsed.actions and not parsed.errors, (generation.text, parsed)
+            assert {a.name for a in parsed.actions} <= set(ACTIONS)
+            assert parsed.actions[0].variables == ("R1",)
+    assert finished >= 9, f"only {finished} of 12 sampled lines ended within the token cap"
+    # Without the grammar the same noisy model writes no valid line.
+    bare = LumosTransformersLLM.from_model(
+        model,
+        tokenizer,
+        max_new_tokens=40,
+        generation_kwargs={"logits_processor": LogitsProcessorList([Noise(0)])},
+    )
+    assert not parse_actions(bare.invoke(GROUND_PROMPT)).actions
+
+
+def test_an_already_valid_greedy_output_is_unchanged_by_the_grammar(tiny_parts, monkeypatch) -> None:
+    """A model whose unconstrained greedy line is valid (as the released checkpoints') keeps it token for token."""
+    pytest.importorskip("xgrammar")
+    model, tokenizer = tiny_parts
+    line = "R1 = KnowledgeQuery(France); R2 = ParagraphRetrieve(R1, Query: capital (city)); R3 = QA([R2], Question: x)"
+    target = ids(tokenizer, line + "\n")
+    processors = LogitsProcessorList([Prefer(len(ids(tokenizer, GROUND_PROMPT)), target)])
+    llm = LumosTransformersLLM.from_model(
+        model, tokenizer, max_new_tokens=80, generation_kwargs={"logits_processor": processors}
+    )
+    spy = OutputSpy(model)
+    monkeypatch.setattr(model, "generate", spy)
+    unconstrained = llm.generate([GROUND_PROMPT]).generations[0][0]
+    assert unconstrained.text == line  # the valid greedy line
+    constrained = llm.generate([GROUND_PROMPT], grammar=grounding_grammar(ACTIONS)).generations[0][0]
+    assert constrained.text == line
+    assert spy.tokens[1] == spy.tokens[0]  # token for token
+    # The same bonus with a grammar that forbids the line: the grammar does steer.
+    other = llm.generate([GROUND_PROMPT], grammar=grounding_grammar(["Calculator"])).generations[0][0]
+    assert other.text.startswith("R1 = Calculator(")
+
+
+async def test_rows_with_different_grammars_share_one_batch(llm: LumosTransformersLLM, monkeypatch) -> None:
+    pytest.importorskip("xgrammar")
+    llm.max_new_tokens = 40
+    ground = grounding_grammar(["KnowledgeQuery"], max_actions=1, max_argument_chars=8)
+    plan = planning_grammar(mode="iterative", next_index=2, max_subgoal_chars=10)
+    calls = [(GROUND_PROMPT, ground), (PLAN_PROMPT, plan), (TRAIN_EXACT_PROMPT, None)]
+    sequential = [llm.invoke(p, grammar=g) for p, g in calls]
+    llm.batch_window_ms = 200
+    spy = spy_on(llm, monkeypatch)
+    together = await asyncio.gather(*(llm.ainvoke(p, grammar=g) for p, g in calls))
+    assert len(spy.calls) == 1 and spy.calls[0]["input_ids"].shape[0] == 3  # one padded batch
+    assert list(together) == sequential
+    assert [a.name for a in parse_actions(together[0]).actions] == ["KnowledgeQuery"]
+    parsed = parse_plan(together[1], next_index=2)
+    assert parsed.stop or parsed.subgoals, together[1]
+    assert together[2] == llm.invoke(TRAIN_EXACT_PROMPT)  # the row without a grammar is free
+    # Sync: one grammar per prompt in a list.
+    result = llm.generate([p for p, _ in calls], grammar=[g for _, g in calls])
+    assert [g[0].text for g in result.generations] == sequential
+
+
+def test_prefix_cache_with_a_grammar_gives_the_same_tokens(tiny_parts, monkeypatch) -> None:
+    pytest.importorskip("xgrammar")
+    model, tokenizer = tiny_parts
+    plain = LumosTransformersLLM.from_model(model, tokenizer, max_new_tokens=24, prefix_cache_max_entries=0)
+    reuse = LumosTransformersLLM.from_model(model, tokenizer, max_new_tokens=24)
+    spy = OutputSpy(model)
+    monkeypatch.setattr(model, "generate", spy)
+    without = iterative_prompts(plain, 3, constrained=True)
+    tokens_without = spy.tokens[:]
+    spy.tokens.clear()
+    with_reuse = iterative_prompts(reuse, 3, constrained=True)
+    assert spy.tokens == tokens_without
+    assert [g.text for _, g in with_reuse] == [g.text for _, g in without]
+    assert all(g.generation_info["cached_tokens"] > 0 for _, g in with_reuse[2:])
+    grounded = [g.text for _, g in with_reuse[1::2] if g.generation_info["finish_reason"] == "stop"]
+    assert grounded and all(parse_actions(t).actions for t in grounded)
+    unconstrained = iterative_prompts(plain, 1)
+    assert unconstrained[1][1].text != with_reuse[1][1].text  # the grammar did constrain
+
+
+def test_bad_grammar_arguments_fail_fast(llm: LumosTransformersLLM) -> None:
+    pytest.importorskip("xgrammar")
+    with pytest.raises(ValueError, match="one per prompt"):
+        llm.generate([PLAN_PROMPT, GROUND_PROMPT], grammar=[grounding_grammar(ACTIONS)])
+    with pytest.raises(ValueError, match="Invalid grammar"):
+        llm.invoke(PLAN_PROMPT, grammar="root ::= undefined_rule")
+
+
+def test_the_slow_sentencepiece_tokenizer_takes_grammars(sentencepiece_dir: Path) -> None:
+    pytest.importorskip("xgrammar")
+    llm = LumosTransformersLLM(model_id=str(sentencepiece_dir), max_new_tokens=60, local_files_only=True)
+    text = llm.invoke(GROUND_PROMPT, grammar=grounding_grammar(ACTIONS, max_actions=1, max_argument_chars=8))
+    assert llm.tokenizer.is_fast is False
+    assert parse_actions(text).actions and "<0x" not in text, text
+
+
+def test_load_tokenizer_slow_and_fast(sentencepiece_dir: Path, tiny_dir: Path) -> None:
+    import sentencepiece as spm
+
+    assert load_tokenizer(str(tiny_dir), local_files_only=True).is_fast is True
+    slow = load_tokenizer(str(sentencepiece_dir), slow=True, local_files_only=True)
+    assert slow.is_fast is False
+    # Decoding is sentencepiece's: byte pieces are bytes (Llama-2's newline is <0x0A>), ends kept.
+    sp = spm.SentencePieceProcessor(model_file=str(sentencepiece_dir / "tokenizer.model"))
+    text = "R1 = QA([R1], Question: ©?)\n"
+    encoded = ids(slow, text)
+    assert sp.piece_to_id("<0x0A>") in encoded
+    assert slow.decode(encoded) == sp.decode(encoded) == text
+    assert slow.decode([slow.bos_token_id, *encoded], skip_special_tokens=True) == text
+    assert ids(slow, TRAIN_EXACT_PROMPT) == original_slow_ids(
+        sentencepiece_dir / "tokenizer.model", TRAIN_EXACT_PROMPT
+    )

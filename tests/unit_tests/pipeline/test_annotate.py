@@ -80,6 +80,23 @@ def test_conversion_prompt_is_the_original() -> None:
     assert "'KnowledgeQuery', 'ParagraphRetrieve', 'QA'" in str(conversion_messages(qa)[1].content)
 
 
+def test_a_registered_domain_brings_its_conversion_instruction() -> None:
+    """The annotator's instruction is the domain's: a new domain needs no other table."""
+    from langchain_lumos.domains import DOMAINS, Domain, register_domain
+
+    toy = Domain(name="toy_maths", interface="", conversion_instruction="maths_gsm")
+    try:
+        register_domain(toy)
+        item = GroundTruth("t", "What is 2+3?", "2 + 3 = 5", "5", "gsm8k", "toy_maths")
+        assert str(conversion_messages(item)[1].content).startswith(
+            conversion_prompts()["instructions"]["maths_gsm"]
+        )
+    finally:
+        DOMAINS.pop("toy_maths", None)
+    with pytest.raises(ValueError, match="No conversion instruction"):
+        conversion_messages(GroundTruth("u", "Q?", "plan", "a", "x", "multimodal"))
+
+
 def test_gsm8k_plan_reads_both_solution_formats() -> None:
     main = (
         "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\nShe makes 9 * 2 = $<<9*2=18>>18.\n#### 18"

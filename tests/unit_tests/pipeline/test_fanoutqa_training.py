@@ -25,9 +25,8 @@ pytestmark = pytest.mark.skipif(not _has_fanoutqa(), reason="the fanoutqa packag
 
 
 def test_cli_writes_the_real_fanoutqa_dev_set_and_the_tiny_model_trains_on_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], one_torch_thread: None
 ) -> None:
-    torch = pytest.importorskip("torch")
     from langchain_lumos.training.finetune import finetune
     from tests.tiny_llama import build_tiny_llama
 
@@ -44,18 +43,13 @@ def test_cli_writes_the_real_fanoutqa_dev_set_and_the_tiny_model_trains_on_it(
     for record in ground:
         for turn in record["messages"][1::2]:
             assert not parse_actions(turn["content"]).errors
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = finetune(
-            build_tiny_llama(tmp_path / "tiny", seed=0),
-            [str(tmp_path / "out" / "lumos_fanoutqa_plan_onetime.jsonl")],
-            tmp_path / "tuned",
-            max_steps=2,
-            max_length=1024,
-            warmup_ratio=0.0,
-        )
-    finally:
-        torch.set_num_threads(threads)
+    result = finetune(
+        build_tiny_llama(tmp_path / "tiny", seed=0),
+        [str(tmp_path / "out" / "lumos_fanoutqa_plan_onetime.jsonl")],
+        tmp_path / "tuned",
+        max_steps=2,
+        max_length=1024,
+        warmup_ratio=0.0,
+    )
     assert result.steps == 2 and result.num_examples == 310 and result.num_dropped == 0
     assert (tmp_path / "tuned" / "config.json").is_file()

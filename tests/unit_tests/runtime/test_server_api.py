@@ -1,6 +1,8 @@
 """The served graphs through a real in-memory LangGraph API server (`langgraph dev`) on loopback.
 
-Both graphs run through `langgraph-sdk` with scripted models chosen by the environment and
+The server reads a pip user's `langgraph.json`, which names the package's graph factories
+(`langchain_lumos.serve:iterative`) and nothing from the checkout. Both graphs run through
+`langgraph-sdk` with scripted models chosen by the environment and
 the run context, each pausing for plan review and resumed over the API; the run context
 switches review points per run, and a second task on a thread starts a new episode.
 """
@@ -10,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -32,7 +33,6 @@ sdk = pytest.importorskip("langgraph_sdk")
 
 pytestmark = pytest.mark.enable_socket
 
-ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = {
     "planner": {
         "": "Subgoal 1: Calculate 2 + 3.",
@@ -41,6 +41,16 @@ SCRIPT = {
     },
     "grounder": {"": "R1 = Calculator(2 + 3)", "Calculate 4 + 4.": "R1 = Calculator(4 + 4)"},
 }
+
+
+PIP_USER_CONFIG = {
+    "dependencies": ["langchain-lumos"],
+    "graphs": {
+        "lumos_iterative": "langchain_lumos.serve:iterative",
+        "lumos_onetime": "langchain_lumos.serve:onetime",
+    },
+}
+"""What a user who installed the package with pip writes (no copied files)."""
 
 
 def _free_port() -> int:
@@ -53,11 +63,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     work = tmp_path_factory.mktemp("langgraph_dev")
-    # The graph files alone, outside the checkout: they must need nothing but the installed package.
-    (work / "graphs").mkdir()
-    for name in ("iterative.py", "onetime.py"):
-        shutil.copy(ROOT / "graphs" / name, work / "graphs" / name)
-    shutil.copy(ROOT / "langgraph.json", work / "langgraph.json")
+    # A pip user's folder, outside the checkout: a langgraph.json naming the package's factories.
+    (work / "langgraph.json").write_text(json.dumps(PIP_USER_CONFIG), encoding="utf-8")
     script = work / "script.json"
     script.write_text(json.dumps(SCRIPT), encoding="utf-8")
     port = _free_port()
@@ -221,3 +228,39 @@ def test_the_server_ran_without_blocking_errors(server: dict[str, Any]) -> None:
     assert {a["graph_id"] for a in client.assistants.search()} >= {"lumos_iterative", "lumos_onetime"}
     log = server["log"].read_text()
     assert "BlockingError" not in log and "Traceback" not in log
+
+
+def test_the_factories_build_their_graph_once_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    from langchain_lumos import serve
+
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(SCRIPT), encoding="utf-8")
+    monkeypatch.setenv("LUMOS_MODEL", f"scripted:{script}")
+    monkeypatch.setenv("LUMOS_DOMAIN", "maths")
+    serve.clear_caches()
+    assert not serve._SERVED  # importing the module built nothing
+    builders: list[int] = []
+    build = serve.build_graph
+
+    def recording(mode: Any, *, name: str) -> Any:
+        builders.append(threading.get_ident())
+        return build(mode, name=name)
+
+    monkeypatch.setattr(serve, "build_graph", recording)
+
+    async def serve_twice() -> tuple[Any, Any, Any]:
+        return await serve.iterative(), await serve.iterative(), await serve.onetime()
+
+    try:
+        first, again, onetime = asyncio.run(serve_twice())
+    finally:
+        serve.clear_caches()
+    assert first is again and first.name == "lumos_iterative" and onetime.name == "lumos_onetime"
+    assert len(builders) == 2 and threading.get_ident() not in builders
+    result = first.invoke({"task": "What is 2 + 3?"}, context={"review": []})
+    assert result["answer"] == "5"

@@ -226,3 +226,82 @@ async def test_span_tree_nodes_once_no_routers_qa_model_counted(use_async: bool)
     # The QA tool's model calls (the action's and the final QA's) count as tokens.
     assert result["usage"]["tool:QA"]["prompt_tokens"] == 14
     assert result["usage"]["tool:QA"]["completion_tokens"] == 6
+
+
+class MetaTree(SpanTree):
+    """A `SpanTree` that also keeps each run's metadata."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meta: dict[UUID, dict[str, Any]] = {}
+
+    def _add(
+        self, kind: str, serialized: dict[str, Any] | None, run_id: UUID, kwargs: dict[str, Any]
+    ) -> None:
+        super()._add(kind, serialized, run_id, kwargs)
+        self.meta[run_id] = dict(kwargs.get("metadata") or {})
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: Any, *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        self._add("llm", serialized, run_id, kwargs)
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [self.meta[r] for r, (_, n, _) in self.runs.items() if n == name]
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_qa_tool_model_call_is_named_and_runs_carry_their_subgoal(use_async: bool) -> None:
+    from langchain_lumos.tools.complex_qa import QA_RUN_NAME, QATool
+
+    def knowledge_query(query: str) -> str:
+        """Capture the relevant webpages according to the query."""
+        return f"Doc about {query}."
+
+    agent = create_lumos_agent(
+        ScriptedLLM(
+            responses=[
+                "Subgoal 1: Look up A.",
+                "No, I will keep planning. Subgoal 2: Ask about A.",
+                "Yes, I will stop planning.",
+            ],
+            by="turn",
+        ),
+        ScriptedLLM(responses=["R1 = KnowledgeQuery(A)", "R2 = QA([R1], Question: What is A?)"], by="turn"),
+        [
+            StructuredTool.from_function(knowledge_query, name="KnowledgeQuery"),
+            QATool(llm=ScriptedLLM(responses=["Answer: Doc A."], usage=(5, 2))),
+        ],
+    )
+    spans = MetaTree()
+    config: RunnableConfig = {"callbacks": [spans]}
+    if use_async:
+        await agent.ainvoke("What is A?", config)
+    else:
+        agent.invoke("What is A?", config)
+    tree = spans.tree()
+    # The QA tool's model call is a named child of the QA tool's run.
+    at = tree.index("    tool:QA")
+    assert tree[at + 1] == f"      llm:{QA_RUN_NAME}"
+    assert "llm:QATool" not in " ".join(tree) and "llm:ScriptedLLM" not in " ".join(tree)
+    # Every run of a subgoal's grounding and actions says which subgoal it serves.
+    grounds = spans.named("lumos_ground")
+    assert [m["lumos_subgoal"] for m in grounds] == ["Subgoal 1: Look up A.", "Subgoal 2: Ask about A."]
+    query, qa = spans.named("KnowledgeQuery"), spans.named("QA")
+    assert [m["lumos_subgoal"] for m in query] == ["Subgoal 1: Look up A."]
+    assert qa[0]["lumos_subgoal"] == "Subgoal 2: Ask about A."
+    qa_model = spans.named(QA_RUN_NAME)
+    assert qa_model[0]["lumos_subgoal"] == "Subgoal 2: Ask about A."  # inherited from its tool
+
+
+def test_onetime_runs_carry_the_plan_as_their_subgoal() -> None:
+    agent = create_lumos_agent(
+        FakeListLLM(responses=["Subgoal 1: Look up A; Subgoal 2: Look up B"]),
+        FakeListLLM(responses=["R1 = KnowledgeQuery(A); R2 = KnowledgeQuery(B)"]),
+        qa_tools(CallLog()),
+        mode="onetime",
+    )
+    spans = MetaTree()
+    agent.invoke("What is A?", {"callbacks": [spans]})
+    labels = {m["lumos_subgoal"] for m in spans.named("lumos_ground") + spans.named("KnowledgeQuery")}
+    assert labels == {"Subgoal 1: Look up A; Subgoal 2: Look up B"}

@@ -24,11 +24,6 @@ from langchain_lumos.tools.ranking import (
 from langchain_lumos.tools.search import RetrieverBackend
 
 
-@pytest.fixture(scope="session")
-def wiki(tmp_path_factory: pytest.TempPathFactory) -> WikiCorpus:
-    return WikiCorpus(cache_dir=tmp_path_factory.mktemp("lumos_cache"))
-
-
 def test_tokenize() -> None:
     assert tokenize("Einstein's theories of the relativity") == ["einstein", "theory", "relativity"]
 

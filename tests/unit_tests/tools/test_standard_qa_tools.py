@@ -1,4 +1,7 @@
-"""LangChain standard unit tests for the complex-QA tools and the Code sandbox."""
+"""LangChain standard unit tests for the complex-QA tools and the Code sandbox.
+
+The one `Calculator` of both toolkits is tested with the maths tools.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from langchain_core.messages import AIMessage
 from langchain_core.tools import BaseTool
 from langchain_tests.unit_tests import ToolsUnitTests
 
-from langchain_lumos.tools.calculator import CalculatorTool
 from langchain_lumos.tools.code import CodeTool
 from langchain_lumos.tools.complex_qa import (
     KnowledgeQueryTool,
@@ -55,16 +57,6 @@ class TestQAStandard(ToolsUnitTests):
     @property
     def tool_invoke_params_example(self) -> dict[str, Any]:
         return {"context": "Prague is a city.", "question": "What is Prague?"}
-
-
-class TestCalculatorStandard(ToolsUnitTests):
-    @property
-    def tool_constructor(self) -> type[BaseTool]:
-        return CalculatorTool
-
-    @property
-    def tool_invoke_params_example(self) -> dict[str, Any]:
-        return {"formula": "28 * 1/7"}
 
 
 class TestCodeStandard(ToolsUnitTests):

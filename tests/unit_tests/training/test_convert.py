@@ -36,44 +36,17 @@ from langchain_lumos.training.convert import (
     run_to_dialogues,
     runs_to_dialogues,
 )
+from tests.unit_tests.fidelity import original
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 PLAN = "Please provide a reasonable subgoal-based plan to solve the given task.\nTask: {}; Initial Environment Description: None."
-GROUND = (
-    "Please ground the given subgoal to corresponding executable actions for solving the given task. "
-    "The grounded actions must be the one in available action list.\n\n"
-)
-QA_HEAD = GROUND + (
-    "The available action list is 'KnowledgeQuery', 'ParagraphRetrieve', 'QA', 'Calculator', and 'Code'.\n"
-    "Calculator(formula): Calculate the input formula; KnowledgeQuery(query): Capture the relevant webpages "
-    "according to the query; ParagraphRetrieve(context, query): Given a query, retrieve the most relevant "
-    "paragraphs from the given context; QA(context, query): Given context, answer the given query; "
-    "Calculator(formula): Calculate the input formula; Code(pseudo_code): Generate a Python function that "
-    "corresponds to the pseudo code.\n\n"
-)
-MATHS_HEAD = GROUND + (
-    "The available action list is 'Calculator', 'SetEquation', 'SolveEquation', 'Count', 'SolveInequality', "
-    "'Code', and 'Define'.\n"
-    "Calculator(formula): Calculate the input formula; SetEquation(equation): Set up an equation to be solved; "
-    "SolveEquation(equation): Solve the previous set equation; Count(list): Count the number of elements in the "
-    "given list; SolveInequality(inequality): Solve the previous set inequality; Code(pseudo_code): Generate a "
-    "Python function that corresponds to the pseudo code; Define(variable/number): Define a variable or a "
-    "number for latter usage.\n\n"
-)
-WEB_HEAD = GROUND + (
-    "The available action list is 'CLICK', 'TYPE', 'SELECT'.\n"
-    "CLICK(Env, Query): Click the relevant html region in Env according to Query; TYPE(Env, Query, Text): Type "
-    "Text into the relevant html region in Env according to Query; SELECT(Env, Query, Text): Select the value "
-    "Text of the relevant selection box in Env according to Query.\n\n"
-)
-SHOP_HEAD = GROUND + (
-    "The available action list is 'Search', 'FeatureRetrieve', 'Pick' and 'Click'.\n"
-    "Search(Query): Search related items according to the Query; FeatureRetrieve(Feature_list, Query): Select "
-    "the most relevant features from Feature_list according to Query; Pick(Item_names, Item_features, Query): "
-    "Pick the most relevant item from Item_names according to Query, Item_names and Item_features; "
-    "Click(Item): Click the Item to check more information.\n\n"
-)
+# The original scripts' texts, verbatim (one copy, in the fidelity reference).
+GROUND = original.GROUND_HEAD
+QA_HEAD = GROUND + original.QA_ACTIONS
+MATHS_HEAD = GROUND + original.MATHS_ACTIONS
+WEB_HEAD = GROUND + original.WEB_ACTIONS
+SHOP_HEAD = GROUND + original.WEBSHOP_ACTIONS
 STOP = "Yes, I will stop planning."
 
 

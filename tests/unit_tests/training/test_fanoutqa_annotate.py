@@ -6,16 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from langchain_lumos.parsing import parse_actions
-from langchain_lumos.training.annotate import (
+from langchain_lumos.training.annotations import read_annotations, read_raw_annotations
+from langchain_lumos.training.convert import convert_annotations
+from langchain_lumos.training.fanoutqa import (
     fanoutqa_annotation,
     fanoutqa_annotations,
     write_fanoutqa_training_set,
 )
-from langchain_lumos.training.annotations import read_annotations, read_raw_annotations
-from langchain_lumos.training.convert import convert_annotations
 
 
 def _leaf(
@@ -143,26 +141,20 @@ def test_training_set_converts_and_parses(tmp_path: Path) -> None:
     assert plan[0]["messages"][1]["content"].count("Subgoal ") == 4
 
 
-def test_tiny_model_fine_tunes_on_the_fanoutqa_set(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+def test_tiny_model_fine_tunes_on_the_fanoutqa_set(tmp_path: Path, one_torch_thread: None) -> None:
     from langchain_lumos.training.finetune import finetune
     from tests.tiny_llama import build_tiny_llama
 
     source = tmp_path / "fanout-final-dev.json"
     source.write_text(json.dumps(ROWS), encoding="utf-8")
     written = write_fanoutqa_training_set(tmp_path / "out", path=source, formulations=("iterative",))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = finetune(
-            build_tiny_llama(tmp_path / "tiny", seed=0),
-            [str(p) for p in written["files"].values()],
-            tmp_path / "tuned",
-            max_steps=2,
-            max_length=2048,
-            warmup_ratio=0.0,
-        )
-    finally:
-        torch.set_num_threads(threads)
+    result = finetune(
+        build_tiny_llama(tmp_path / "tiny", seed=0),
+        [str(p) for p in written["files"].values()],
+        tmp_path / "tuned",
+        max_steps=2,
+        max_length=2048,
+        warmup_ratio=0.0,
+    )
     assert result.steps == 2 and result.num_examples == 4 and result.num_dropped == 0
     assert (tmp_path / "tuned" / "config.json").is_file()

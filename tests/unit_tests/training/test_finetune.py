@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +18,9 @@ from langchain_lumos.training.annotations import read_raw_annotations, write_ann
 from langchain_lumos.training.cli import main as cli_main
 from langchain_lumos.training.convert import convert_annotations
 from langchain_lumos.training.finetune import PaddingCollator, encode_messages, finetune, messages_text
+from tests.tiny_llama import build_tiny_llama
 
-try:
-    from tests.tiny_llama import build_tiny_llama
-except ImportError:  # tests/ is not importable as a package: load the helper from its folder
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
-    from tiny_llama import build_tiny_llama
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -35,15 +30,6 @@ DIALOGUE = [
     {"role": "user", "content": "The executed result for Subgoal 1 is 5. Should we stop planning?"},
     {"role": "assistant", "content": "Yes, I will stop planning."},
 ]
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models train much faster on one thread (and do not fight other processes)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +169,38 @@ def test_finetune_rejects_bad_inputs(
         finetune(tiny_base, [], tmp_path / "x")
     with pytest.raises(ValueError, match="lost its targets"):
         finetune(tiny_base, train_records[:1], tmp_path / "x", max_length=8, max_steps=1)
+
+
+def test_finetune_slow_tokenizer_is_the_sentencepiece_one(
+    tiny_base: Path, train_records: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`use_slow_tokenizer=True` trains on the original's sentencepiece ids (transformers 5 ignores `use_fast`)."""
+    pytest.importorskip("sentencepiece")
+    import importlib
+
+    from tests.unit_tests.models.test_transformers import build_sentencepiece_llama, original_slow_ids
+
+    source = build_sentencepiece_llama(tmp_path / "sentencepiece", tiny_base)
+    finetune_module = importlib.import_module("langchain_lumos.training.finetune")
+    seen: list[Any] = []
+    encode = finetune_module.encode_messages
+
+    def spy(messages: Any, tokenizer: Any, max_length: int = 1024) -> Any:
+        seen.append(tokenizer)
+        return encode(messages, tokenizer, max_length)
+
+    monkeypatch.setattr(finetune_module, "encode_messages", spy)
+    out = tmp_path / "slow"
+    result = finetune(source, train_records[:2], out, use_slow_tokenizer=True, max_steps=1, max_length=256)
+    assert result.steps == 1
+    tokenizer = seen[0]
+    assert tokenizer.is_fast is False
+    text = train_records[0]["messages"][0]["content"]
+    assert tokenizer(text, add_special_tokens=False)["input_ids"] == original_slow_ids(
+        source / "tokenizer.model", text
+    )
+    assert (out / "tokenizer.model").is_file()  # the checkpoint keeps the sentencepiece model
+    assert LumosTransformersLLM(model_id=str(out), local_files_only=True).tokenizer.is_fast is False
 
 
 def test_cli_train(
