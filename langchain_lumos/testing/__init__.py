@@ -19,8 +19,8 @@ from langchain_lumos.testing.models import (
 )
 
 if TYPE_CHECKING:
-    from langchain_lumos.testing.shop import DEFAULT_GOALS, DEFAULT_PRODUCTS, InMemoryShop, Product, ShopGoal
     from langchain_lumos.testing.fuzz import fuzz_agent
+    from langchain_lumos.testing.shop import DEFAULT_GOALS, DEFAULT_PRODUCTS, InMemoryShop, Product, ShopGoal
     from langchain_lumos.testing.web import StaticWebEnvironment, demo_web_environment
 
 # The demo environments build on the tool interfaces (`langchain_lumos.tools`, slow to

@@ -104,6 +104,12 @@ def _prepare(source: str) -> str:
             "Write runnable Python, not pseudo-code."
         )
         raise ToolException(msg) from exc
+    except (RecursionError, MemoryError) as exc:  # e.g. 50,000 chained operators
+        msg = "The code is too deeply nested to parse; write it as shorter statements."
+        raise ToolException(msg) from exc
+    except ValueError as exc:  # e.g. a NUL byte in the source
+        msg = f"The code is not valid Python: {exc}."
+        raise ToolException(msg) from exc
     return source
 
 

@@ -8,12 +8,10 @@ killable worker process under a deadline.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.callbacks import CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, InjectedToolArg, ToolException
 from pydantic import Field
 
@@ -55,11 +53,13 @@ class SymbolicTool(BaseTool):
         func, extra = self._action()
         store = {k: v for k, v in (variables or {}).items() if k in text}  # only what it reads
         what = f"{self.name}({text[:80]}{'...' if len(text) > 80 else ''})"
-        return call_with_deadline(func, text, store, *extra, timeout_s=self.timeout_s, what=what)
-
-    async def _acall(self, text: str, variables: Mapping[str, Any] | None) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, functools.partial(self._call, text, variables))
+        try:
+            return call_with_deadline(func, text, store, *extra, timeout_s=self.timeout_s, what=what)
+        except ValueError as exc:  # Python's int-string limit, hit while printing a huge result
+            if "digits" not in str(exc):
+                raise
+            msg = "Result too large to print."
+            raise ToolException(msg) from exc
 
     @staticmethod
     def _text(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -78,12 +78,3 @@ class SymbolicTool(BaseTool):
         **kwargs: Any,
     ) -> Any:
         return self._call(self._text(args, kwargs), variables)
-
-    async def _arun(
-        self,
-        *args: Any,
-        variables: dict[str, Any] | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        return await self._acall(self._text(args, kwargs), variables)
