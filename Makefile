@@ -31,14 +31,14 @@ sandbox-deps:  ## bubblewrap, the OS boundary of the Code tool's sandbox (Debian
 demo: install  ## Install, then run the agent on a real question offline (SmolLM2 + offline Wikipedia)
 	$(BIN)/lumos run "$(QUESTION)"
 
-test:  ## Unit tests: offline (sockets disabled), fast
-	HF_HUB_OFFLINE=1 $(BIN)/pytest tests/unit_tests -q -p no:cacheprovider --disable-socket --allow-unix-socket
+test:  ## Unit and integration tests: offline (sockets disabled but for loopback servers the tests start)
+	HF_HUB_OFFLINE=1 $(BIN)/pytest tests/unit_tests tests/integration_tests -q -p no:cacheprovider --disable-socket --allow-unix-socket
 
 test-slow:  ## The slow tests: the real SmolLM2 model and the main job with it
-	HF_HUB_OFFLINE=1 $(BIN)/pytest tests/unit_tests -m slow --run-slow -q -p no:cacheprovider --disable-socket --allow-unix-socket
+	HF_HUB_OFFLINE=1 $(BIN)/pytest tests/unit_tests tests/integration_tests -m slow --run-slow -q -p no:cacheprovider --disable-socket --allow-unix-socket
 
 integration_tests:  ## Tests that need the internet (DuckDuckGo, Wikipedia)
-	$(BIN)/pytest tests -q -p no:cacheprovider --run-network -m network
+	$(BIN)/pytest tests/integration_tests -q -p no:cacheprovider --run-network -m network
 
 lint:  ## ruff check + format check
 	$(BIN)/ruff check langchain_lumos tests graphs cookbook bench

@@ -28,7 +28,19 @@ langsmith = pytest.importorskip("langsmith")
 
 pytestmark = pytest.mark.enable_socket
 
-INFO = {"version": "0.0.0-lumos-test", "batch_ingest_config": {"use_multipart_endpoint": True}}
+INFO = {
+    "version": "0.0.0-lumos-test",
+    "batch_ingest_config": {
+        "use_multipart_endpoint": True,
+        "size_limit": 100,
+        "size_limit_bytes": 20_971_520,
+        "scale_up_qsize_trigger": 1000,
+        "scale_up_nthreads_limit": 16,
+        "scale_down_nempty_trigger": 4,
+    },
+    "instance_flags": {},
+}
+"""What `GET /info` answers: multipart ingest, no zstd compression."""
 
 
 class LangSmithRecorder(ThreadingHTTPServer):
@@ -58,7 +70,7 @@ class LangSmithRecorder(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: LangSmithRecorder
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return  # quiet
 
     def _body(self) -> bytes:
@@ -171,7 +183,7 @@ async def test_langsmith_receives_one_run_per_module_call(
                 result = await agent.ainvoke("What is A?", config)
             else:
                 result = agent.invoke("What is A?", config)
-        client.flush()
+        client.flush(timeout=30)
     finally:
         client.cleanup()
     assert result["answer"] == "Doc A."

@@ -152,18 +152,6 @@ def test_network_backends_construct_without_network() -> None:
     KnowledgeQueryTool(backend=DuckDuckGoBackend())
 
 
-@pytest.mark.network
-def test_wikipedia_backend_live() -> None:
-    out = KnowledgeQueryTool(backend=WikipediaBackend()).invoke({"query": "Franz Kafka"})
-    assert any("Prague" in e for e in out)
-
-
-@pytest.mark.network
-def test_duckduckgo_backend_live() -> None:
-    out = KnowledgeQueryTool(backend=DuckDuckGoBackend()).invoke({"query": "Franz Kafka"})
-    assert out and " *** " in out[0]
-
-
 # -- ParagraphRetrieve -------------------------------------------------------------------------
 CONTEXT = [
     "Franz Kafka *** Franz Kafka was a writer born in Prague.",

@@ -22,7 +22,7 @@ from tests.tiny_llama import build_tiny_llama
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "unit_tests" / "training" / "fixtures"
 
 DIALOGUE = [
     {"role": "user", "content": "Please provide a plan.\nTask: What is 2 + 3?  "},

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration_tests._crash_worker import TASK, build_agent
 from tests.unit_tests.runtime import CallLog, read_log
-from tests.unit_tests.runtime._crash_worker import TASK, build_agent
 
 pytestmark = pytest.mark.postgres
 WORKER = str(Path(__file__).with_name("_crash_worker.py"))

@@ -17,7 +17,7 @@ from langchain_lumos.models.transformers import LumosTransformersLLM
 try:
     from tests.tiny_llama import build_tiny_llama
 except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tiny_llama import build_tiny_llama
 
 HAVE_SMOLLM2 = smollm2.importlib.util.find_spec(smollm2.PACKAGE) is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-COOKBOOK = Path(__file__).resolve().parents[3] / "cookbook"
+COOKBOOK = Path(__file__).resolve().parents[2] / "cookbook"
 EXPECTED = {
     "langchain_app.py": ["LCEL: 1946 (after 3 actions)", "Tool: 1946"],
     "subgraph.py": ["A: 1946", "lumos final_answer"],

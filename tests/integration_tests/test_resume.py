@@ -22,8 +22,8 @@ from langchain_lumos.persistence import (
     default_checkpoint_path,
     sqlite_checkpointer,
 )
+from tests.integration_tests._crash_worker import SCENARIOS, TASK, build_agent
 from tests.unit_tests.runtime import CallLog, read_log
-from tests.unit_tests.runtime._crash_worker import SCENARIOS, TASK, build_agent
 
 WORKER = str(Path(__file__).with_name("_crash_worker.py"))
 
