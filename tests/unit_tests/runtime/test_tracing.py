@@ -49,7 +49,7 @@ class Recorder(BaseCallbackHandler):
         self._add("tool", serialized, kwargs)
 
 
-def _run(mode: str) -> tuple[Recorder, tuple[Any, dict[str, Any]]]:
+def _run(mode: Any) -> tuple[Recorder, tuple[Any, dict[str, Any]]]:
     if mode == "iterative":
         planner = [
             "Subgoal 1: Look up A.",
