@@ -822,6 +822,14 @@ def _reward_returned(setup: Setup, state: LumosState, batch: list[GroundedAction
 def create_execute_action_node(setup: Setup) -> Runnable[Any, Any]:
     """Build the worker that executes one action with its tool."""
 
+    def _values(variables: dict[str, Any]) -> dict[str, Any]:
+        """The variables as the action reads them; the small profile passes a QA result's answer."""
+        if setup.domain.profile != "small":
+            return variables
+        from langchain_lumos.profiles import substitution_value
+
+        return {name: substitution_value(value) for name, value in variables.items()}
+
     def _prepare(
         task: ActionTask,
     ) -> tuple[GroundedAction, BaseTool | None, dict[str, Any] | None, str | None]:
@@ -842,7 +850,7 @@ def create_execute_action_node(setup: Setup) -> Runnable[Any, Any]:
             return (
                 action,
                 tool,
-                bind_arguments(tool, action, task["variables"], question=task.get("question")),
+                bind_arguments(tool, action, _values(task["variables"]), question=task.get("question")),
                 None,
             )
         except ToolArgumentError as exc:

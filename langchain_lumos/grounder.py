@@ -14,7 +14,13 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_lumos.budgets import budget_exhausted
 from langchain_lumos.events import emit
 from langchain_lumos.executor import record_unrunnable, subgoal_label
-from langchain_lumos.model_calls import ModuleCall, ainvoke_module, invoke_module, to_messages
+from langchain_lumos.model_calls import (
+    ModuleCall,
+    ainvoke_module,
+    invoke_module,
+    supports_grammar,
+    to_messages,
+)
 from langchain_lumos.nodes import make_node, runtime_and_context
 from langchain_lumos.parsing import action_dependencies, find_variables, parse_actions
 from langchain_lumos.prompts import Turn, ground_followup, ground_request, ground_retry
@@ -205,6 +211,7 @@ def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any
         tags, meta = setup.trace(
             GROUNDER, subgoal_index=subgoal, subgoal=subgoal_label(state, subgoal), attempt=attempt
         )
+        prefix = setup.domain.ground_prefix if not state.get("grounder_turns") else ""
         return {
             "config": config,
             "run_name": "lumos_ground",
@@ -212,9 +219,28 @@ def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any
             "metadata": meta,
             "style": ctx.prompt_style,
             "exemplars": setup.domain.ground_exemplars,
-            "prefix": setup.domain.ground_prefix if not state.get("grounder_turns") else "",
+            "prefix": prefix,
             "history_prefix": setup.domain.ground_prefix if setup.domain.echo_ground_prefix else "",
+            "grammar": _grammar(state, ctx, prefix),
         }
+
+    def _grammar(state: LumosState, ctx: Any, prefix: str) -> str | None:
+        if not setup.constrained(ctx):
+            return None
+        runtime, _ = runtime_and_context()
+        if not supports_grammar(setup.model(GROUNDER, state, runtime)):
+            return None
+        from langchain_lumos.profiles import grammar_for
+
+        return grammar_for(
+            setup.domain,
+            list(setup.tool_map(runtime)),
+            mode=setup.mode,
+            module="ground",
+            state=state,
+            first_variable=next_variable_number(state),
+            forced_prefix=prefix,
+        )
 
     def _tool_model(model: BaseLanguageModel, state: LumosState) -> Any:
         runtime, _ = runtime_and_context()

@@ -14,7 +14,7 @@ from langgraph.types import Overwrite
 from langchain_lumos.budgets import budget_exhausted
 from langchain_lumos.events import emit
 from langchain_lumos.executor import FINALIZE, final_answer_update, needs_final_qa
-from langchain_lumos.model_calls import ModuleCall, ainvoke_module, invoke_module
+from langchain_lumos.model_calls import ModuleCall, ainvoke_module, invoke_module, supports_grammar
 from langchain_lumos.nodes import make_node, runtime_and_context
 from langchain_lumos.parsing import PlanParse, parse_plan
 from langchain_lumos.prompts import Turn, feedback_result, plan_feedback, plan_request
@@ -243,7 +243,18 @@ def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
             "metadata": meta,
             "style": ctx.prompt_style,
             "exemplars": setup.domain.plan_exemplars,
+            "grammar": _grammar(state, ctx),
         }
+
+    def _grammar(state: LumosState, ctx: Any) -> str | None:
+        if not setup.constrained(ctx):
+            return None
+        runtime, _ = runtime_and_context()
+        if not supports_grammar(setup.model(PLANNER, state, runtime)):
+            return None
+        from langchain_lumos.profiles import grammar_for
+
+        return grammar_for(setup.domain, [], mode=setup.mode, module="plan", state=state)
 
     def _retry(
         state: LumosState, turns: list[Turn], call: ModuleCall, usage: dict[str, Any], tries: int

@@ -58,6 +58,15 @@ class Setup:
         if not callable(self.tools):
             object.__setattr__(self, "_static_tools", {t.name: t for t in self.tools})
 
+    def constrained(self, ctx: Any) -> bool:
+        """Whether planner and grounder calls are grammar-constrained in this run.
+
+        `LumosContext.constrained_decoding` when set; otherwise on in the small-model profile
+        (`Domain.profile == "small"`) and off in the eval profile.
+        """
+        chosen = getattr(ctx, "constrained_decoding", None)
+        return chosen if chosen is not None else self.domain.profile == "small"
+
     def tool_map(self, runtime: Runtime[Any]) -> dict[str, BaseTool]:
         """Tools by action name (do not mutate: a fixed tool list's map is shared)."""
         if self._static_tools is not None:
