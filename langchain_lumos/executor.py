@@ -1013,8 +1013,12 @@ def _useful(answer: str | None) -> str | None:
 def _final_qa(
     setup: Setup, state: LumosState, runtime: Runtime[Any]
 ) -> tuple[BaseTool, dict[str, Any]] | None:
-    """The final QA call of iterative complex QA (its tool and arguments), if one is due."""
-    if setup.mode != "iterative" or not setup.domain.final_qa:
+    """The final QA call of iterative complex QA (its tool and arguments), if one is due.
+
+    The small-model profile makes none: a small model re-reading its own `Question: ...;
+    Answer: ...` results answers worse than the last subgoal's answer, which it uses instead.
+    """
+    if setup.mode != "iterative" or not setup.domain.final_qa or setup.domain.profile == "small":
         return None
     tool = setup.tool_map(runtime).get("QA")
     results = [v for v in state.get("variables", {}).values() if isinstance(v, str) and "Question: " in v]

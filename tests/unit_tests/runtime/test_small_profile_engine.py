@@ -104,3 +104,23 @@ def test_the_small_profile_passes_a_qa_answer_to_later_actions(profile: str, exp
     agent = create_lumos_agent(planner, grounder, [knowledge_query, qa], domain=domain)
     agent.invoke("Where is it?")
     assert seen == [expected]
+
+
+def test_the_small_profile_answers_with_the_last_qa_answer_without_a_final_qa_call() -> None:
+    calls: list[str] = []
+
+    @tool("QA")
+    def qa(context: str, question: str) -> str:
+        """Given context, answer the given query."""
+        calls.append(question)
+        return f"Question: {question}; Answer: Prague"
+
+    planner = ScriptedLLM(responses=["Subgoal 1: Find the city.", "Yes, I will stop planning."])
+    grounder = ScriptedLLM(responses=["R1 = QA(x, Question: Where?)"])
+    small = create_lumos_agent(planner, grounder, [qa], domain=small_model_profile("complex_qa"))
+    assert small.invoke("Where is it?")["answer"] == "Prague"
+    assert calls == ["Where?"]  # no final QA call over the results
+    planner = ScriptedLLM(responses=["Subgoal 1: Find the city.", "Yes, I will stop planning."])
+    grounder = ScriptedLLM(responses=["R1 = QA(x, Question: Where?)"])
+    create_lumos_agent(planner, grounder, [qa], domain="complex_qa").invoke("Where is it?")
+    assert calls[1:] == ["Where?", "Where is it?"]  # the eval profile asks the task at the end
