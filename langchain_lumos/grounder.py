@@ -206,8 +206,10 @@ def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any
             are reviewed first (the review may replace them).
     """
 
-    def _kwargs(state: LumosState, config: RunnableConfig, subgoal: int, attempt: int) -> dict[str, Any]:
-        _, ctx = runtime_and_context()
+    def _kwargs(
+        state: LumosState, config: RunnableConfig, subgoal: int, attempt: int, model: BaseLanguageModel
+    ) -> dict[str, Any]:
+        runtime, ctx = runtime_and_context()
         tags, meta = setup.trace(
             GROUNDER, subgoal_index=subgoal, subgoal=subgoal_label(state, subgoal), attempt=attempt
         )
@@ -221,14 +223,13 @@ def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any
             "exemplars": setup.domain.ground_exemplars,
             "prefix": prefix,
             "history_prefix": setup.domain.ground_prefix if setup.domain.echo_ground_prefix else "",
-            "grammar": _grammar(state, ctx, prefix),
+            "grammar": _grammar(state, ctx, prefix, model, runtime),
         }
 
-    def _grammar(state: LumosState, ctx: Any, prefix: str) -> str | None:
-        if not setup.constrained(ctx):
-            return None
-        runtime, _ = runtime_and_context()
-        if not supports_grammar(setup.model(GROUNDER, state, runtime)):
+    def _grammar(
+        state: LumosState, ctx: Any, prefix: str, model: BaseLanguageModel, runtime: Any
+    ) -> str | None:
+        if not setup.constrained(ctx) or not supports_grammar(model):
             return None
         from langchain_lumos.profiles import grammar_for
 
@@ -292,7 +293,7 @@ def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any
                 to_messages(history), config=_tool_config(state, config, subgoal, attempt)
             )
             return _finish_tool_calls(state, turns, message, subgoal, attempt, start)
-        call = invoke_module(model, history, **_kwargs(state, config, subgoal, attempt))
+        call = invoke_module(model, history, **_kwargs(state, config, subgoal, attempt, model))
         return _finish_text(state, turns, call, subgoal, attempt)
 
     async def aground(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
@@ -308,7 +309,7 @@ def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any
                 to_messages(history), config=_tool_config(state, config, subgoal, attempt)
             )
             return _finish_tool_calls(state, turns, message, subgoal, attempt, start)
-        call = await ainvoke_module(model, history, **_kwargs(state, config, subgoal, attempt))
+        call = await ainvoke_module(model, history, **_kwargs(state, config, subgoal, attempt, model))
         return _finish_text(state, turns, call, subgoal, attempt)
 
     return make_node(ground, aground, GROUNDER)

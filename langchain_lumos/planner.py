@@ -6,6 +6,7 @@ import re
 import time
 from typing import Any, Final
 
+from langchain_core.language_models import BaseLanguageModel
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.graph import END
 from langgraph.runtime import Runtime
@@ -233,7 +234,7 @@ def route_planner(setup: Setup, after_plan: str) -> Any:
 def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
     """Build the planner node (sync and async)."""
 
-    def _kwargs(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
+    def _kwargs(state: LumosState, config: RunnableConfig, model: BaseLanguageModel) -> dict[str, Any]:
         _, ctx = runtime_and_context()
         tags, meta = setup.trace(PLANNER, subgoal_index=len(state.get("subgoals", [])) + 1)
         return {
@@ -243,14 +244,11 @@ def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
             "metadata": meta,
             "style": ctx.prompt_style,
             "exemplars": setup.domain.plan_exemplars,
-            "grammar": _grammar(state, ctx),
+            "grammar": _grammar(state, ctx, model),
         }
 
-    def _grammar(state: LumosState, ctx: Any) -> str | None:
-        if not setup.constrained(ctx):
-            return None
-        runtime, _ = runtime_and_context()
-        if not supports_grammar(setup.model(PLANNER, state, runtime)):
+    def _grammar(state: LumosState, ctx: Any, model: BaseLanguageModel) -> str | None:
+        if not setup.constrained(ctx) or not supports_grammar(model):
             return None
         from langchain_lumos.profiles import grammar_for
 
@@ -287,7 +285,7 @@ def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
         usage: dict[str, Any] = {}
         for tries in range(ctx.max_plan_retries + 1):
             history = state.get("planner_turns", []) + turns
-            call = invoke_module(model, history, **_kwargs(state, config))
+            call = invoke_module(model, history, **_kwargs(state, config, model))
             usage = _merge_usage(usage, dict(call.usage))
             turns, parsed, again = _retry(state, turns, call, usage, tries)
             if not again:
@@ -305,7 +303,7 @@ def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
         usage: dict[str, Any] = {}
         for tries in range(ctx.max_plan_retries + 1):
             history = state.get("planner_turns", []) + turns
-            call = await ainvoke_module(model, history, **_kwargs(state, config))
+            call = await ainvoke_module(model, history, **_kwargs(state, config, model))
             usage = _merge_usage(usage, dict(call.usage))
             turns, parsed, again = _retry(state, turns, call, usage, tries)
             if not again:
