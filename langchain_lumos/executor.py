@@ -41,6 +41,7 @@ import functools
 import inspect
 import queue
 import re
+import sys
 import threading
 import time
 import types
@@ -58,8 +59,9 @@ from langchain_core.outputs import LLMResult
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool, Tool, ToolException
 from langgraph.errors import GraphBubbleUp
+from langgraph.graph import END
 from langgraph.runtime import Runtime
-from langgraph.types import Send
+from langgraph.types import Command, Send
 from pydantic import ValidationError
 from typing_extensions import NotRequired, TypedDict
 
@@ -69,7 +71,7 @@ from langchain_lumos.errors import ToolArgumentError
 from langchain_lumos.events import emit
 from langchain_lumos.journal import JournalKey
 from langchain_lumos.model_calls import llm_usage
-from langchain_lumos.nodes import context_of, make_node, runtime_and_context
+from langchain_lumos.nodes import Route, context_of, make_node, runtime_and_context
 from langchain_lumos.parsing import find_variables, split_arguments, substitute_variables
 from langchain_lumos.prompts import final_qa_context, final_qa_question, onetime_qa_question
 from langchain_lumos.setup import Setup, ToolErrorHandling
@@ -542,6 +544,17 @@ async def _acall_tool(
     limit, why = _time_limit(deadline, ctx.action_timeout_s)
     if _native_async(tool):
         pending: Any = tool.ainvoke(args, config=config)
+        if limit is None:
+            return await pending
+        if sys.version_info >= (3, 11):  # a deadline on this task: no task of its own
+            scope = asyncio.timeout(limit)
+            try:
+                async with scope:
+                    return await pending
+            except TimeoutError:
+                if scope.expired():
+                    raise _stopped(tool, limit, why) from None
+                raise  # the tool's own time-out, not ours
     else:  # sync tools run on Lumos's pool: a hung one never blocks asyncio's default pool
         call = functools.partial(tool.invoke, args, config=config)
         loop = asyncio.get_running_loop()
@@ -680,21 +693,21 @@ def record_unrunnable(state: LumosState, ctx: LumosContext, *, reserve: int = 3)
     return update
 
 
-def create_executor_node(setup: Setup) -> Runnable[Any, Any]:
+def create_executor_node(setup: Setup, *, route: Route | None = None) -> Runnable[Any, Any]:
     """Build the join node: records unrunnable actions; its route sends the rest.
 
     Concurrent actions meet here before the next ones are sent (see `record_unrunnable`
-    for what it records); so do reviewed groundings.
+    for what it records); so do reviewed groundings. With `route`, it routes itself.
     """
 
-    def execute(state: LumosState) -> dict[str, Any]:
+    def execute(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
         _, ctx = runtime_and_context()
         return record_unrunnable(state, ctx)
 
-    async def aexecute(state: LumosState) -> dict[str, Any]:
-        return execute(state)
+    async def aexecute(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
+        return execute(state, config)
 
-    return make_node(execute, aexecute, EXECUTOR)
+    return make_node(execute, aexecute, EXECUTOR, route=route)
 
 
 def _ready(
@@ -708,8 +721,14 @@ def _ready(
     return _in_order(ready, batch, dict(done), tools) if ready else []
 
 
-def _dispatch(setup: Setup, state: LumosState, ctx: LumosContext, runtime: Runtime[Any]) -> list[Send] | str:
-    """`Send` the ready actions of the latest grounding, or the next step when none is left."""
+def _dispatch(
+    setup: Setup, state: LumosState, ctx: LumosContext, runtime: Runtime[Any]
+) -> list[Send] | str | Command[Any]:
+    """`Send` the ready actions of the latest grounding, or the next step when none is left.
+
+    Called by one task alone (the grounder, the join, an action that ran alone), so a run
+    that ends here is answered here (see `answer_here`).
+    """
     pending, done = _pending(state)
     batch = current_batch(state)
     ready = _ready(pending, done, batch, setup.tool_map(runtime))
@@ -742,22 +761,33 @@ def _dispatch(setup: Setup, state: LumosState, ctx: LumosContext, runtime: Runti
             sends.append(Send(EXECUTE_ACTION, task))
         return sends
     if pending or setup.mode == "onetime":
-        return FINALIZE
+        return answer_here(setup, state, runtime)
     over = _over_cap(batch, ctx.max_actions_per_subgoal)
     failed = any(done.get(a["id"]) != "success" for a in batch if a["id"] not in over)
     if failed and batch and batch[-1]["attempt"] < ctx.max_regrounds:
         return "grounder"
     if _reward_returned(setup, state, batch):
-        return FINALIZE
+        return answer_here(setup, state, runtime)
     return "planner"
+
+
+def answer_here(setup: Setup, state: LumosState, runtime: Runtime[Any]) -> str | Command[Any]:
+    """End the run from the step that routes: answer in it, or in `finalize` if a QA call is due.
+
+    Only for a step that one task runs alone (its state is the whole state): the answer is
+    then what `finalize` would write one step later (see `final_answer_update`).
+    """
+    if needs_final_qa(setup, state, runtime):
+        return FINALIZE
+    return Command(update=final_answer_update(setup, state), goto=END)
 
 
 def route_executor(setup: Setup) -> Any:
     """Build the router after the executor: `Send` ready actions, or move on."""
 
-    def route(state: LumosState, runtime: Runtime[Any]) -> list[Send] | str:
+    def route(state: LumosState, runtime: Runtime[Any]) -> list[Send] | str | Command[Any]:
         if state.get("stop_reason"):
-            return FINALIZE
+            return answer_here(setup, state, runtime)
         return _dispatch(setup, state, context_of(runtime), runtime)
 
     return route
@@ -768,15 +798,14 @@ def route_action(setup: Setup) -> Any:
 
     Each finished action routes with the state as it left it (its own result, not its
     siblings'). An action that ran alone sees everything: it sends the next ready actions
-    itself, or moves on to the planner, the grounder or the answer. When some action
-    cannot run now (a failed input, a spent budget), the `executor` join records that
-    first. Concurrent actions meet in the `executor` join, except the one-time plan's
-    last actions, which go straight to the answer (each sibling routes the same way).
+    itself, or moves on to the planner, the grounder or the answer (written in its own
+    step). When some action cannot run now (a failed input, a spent budget), the
+    `executor` join records that first. Concurrent actions meet in the `executor` join,
+    except the one-time plan's last actions, which go straight to the answer (`finalize`:
+    each sibling routes the same way; none of them sees the others' results).
     """
 
-    def route(state: LumosState, runtime: Runtime[Any]) -> list[Send] | str:
-        if state.get("stop_reason"):
-            return FINALIZE
+    def route(state: LumosState, runtime: Runtime[Any]) -> list[Send] | str | Command[Any]:
         ctx = context_of(runtime)
         observations = state.get("observations", [])
         own = observations[-1]["action_id"] if observations else None
@@ -784,12 +813,15 @@ def route_action(setup: Setup) -> Any:
         done = {o["action_id"]: o["status"] for o in observations}
         before = {k: v for k, v in done.items() if k != own}
         waiting = [a for a in batch if a["id"] not in before]
-        wave = {a["id"] for a in _ready(waiting, before, batch, setup.tool_map(runtime))}
-        if own not in wave:  # not a state this route was written for: the join decides
+        wave = _ready(waiting, before, batch, setup.tool_map(runtime))
+        alone = len(wave) == 1 and wave[0]["id"] == own
+        if state.get("stop_reason"):
+            return answer_here(setup, state, runtime) if alone else FINALIZE
+        if own not in {a["id"] for a in wave}:  # not a state this route was written for: the join decides
             return EXECUTOR
-        if len(wave) > 1:
+        if not alone:
             # Only what every sibling sees alike may decide here (not the clock).
-            last_wave = all(a["id"] in wave for a in waiting)
+            last_wave = len(wave) == len(waiting)
             if (
                 setup.mode == "onetime"
                 and last_wave
@@ -819,8 +851,8 @@ def _reward_returned(setup: Setup, state: LumosState, batch: list[GroundedAction
 # -- one action ----------------------------------------------------------------------------
 
 
-def create_execute_action_node(setup: Setup) -> Runnable[Any, Any]:
-    """Build the worker that executes one action with its tool."""
+def create_execute_action_node(setup: Setup, *, route: Route | None = None) -> Runnable[Any, Any]:
+    """Build the worker that executes one action with its tool; with `route`, it routes itself."""
 
     def _values(variables: dict[str, Any]) -> dict[str, Any]:
         """The variables as the action reads them; the small profile passes a QA result's answer."""
@@ -982,7 +1014,7 @@ def create_execute_action_node(setup: Setup) -> Runnable[Any, Any]:
             _record(key, value, error)
         return _finish(action, value, error, start, counter)
 
-    return make_node(run, arun, EXECUTE_ACTION)
+    return make_node(run, arun, EXECUTE_ACTION, route=route, sent=True)
 
 
 # -- the answer ----------------------------------------------------------------------------

@@ -2,15 +2,19 @@
 
 Iterative (Lumos-I): the executed actions loop back to the planner with the subgoal's
 result until the planner says it is done. One-time (Lumos-O): plan everything, ground
-everything, execute, answer. Every edge has an explicit path map, so `draw_mermaid()`
-is exact.
+everything, execute, answer. Every node declares where it may go (`destinations=`, or
+an explicit path map), so `draw_mermaid()` is exact.
 
-Few steps per question: the grounder's route sends the ready actions (`execute_action`
-tasks, one per action, each checkpointed) straight away; an action that ran alone sends
-the next ones itself; concurrent actions join in the `executor` step, which also records
-what cannot run (a failed input, a spent budget) and is where reviewed actions go. A
-planner that stops answers in its own step, unless the answer takes a final QA call
-(`finalize`).
+Few steps per question, and few state copies: the planner, the grounder, each action
+and the executor join route themselves (they return a `Command`; see
+`nodes.make_node`), so no conditional edge copies every channel to decide. The
+grounder's route sends the ready actions (`execute_action` tasks, one per action, each
+checkpointed) straight away; an action that ran alone sends the next ones itself;
+concurrent actions join in the `executor` step, which also records what cannot run (a
+failed input, a spent budget) and is where reviewed actions go. The step that ends a
+run, when one task runs it alone (a stopping planner, the last action, the grounder
+or the join on a spent budget), also writes the answer; `finalize` answers only when a
+final QA call is due or concurrent last actions end a one-time plan.
 """
 
 from __future__ import annotations
@@ -158,47 +162,56 @@ def create_lumos_graph(
         output_schema=LumosOutputState,
     )
     reviewed = "actions" in review
-    builder.add_node(PLANNER, create_planner_node(setup))
-    builder.add_node(GROUNDER, create_grounder_node(setup, dispatch=not reviewed))
-    builder.add_node(EXECUTOR, create_executor_node(setup))
-    builder.add_node(EXECUTE_ACTION, create_execute_action_node(setup))
+    after_plan = REVIEW_PLAN if "plan" in review else GROUNDER
+    moves = [FINALIZE, END] + ([GROUNDER, PLANNER] if mode == "iterative" else [])
+    # Every working node routes itself (`Command`): the planner, the grounder, each action
+    # (an action that ran alone sends the next ones; concurrent actions join in the
+    # executor) and the executor join.
+    builder.add_node(
+        PLANNER,
+        create_planner_node(setup, route=route_planner(setup, after_plan)),
+        destinations=(after_plan, FINALIZE, END),
+    )
+    if reviewed:
+        ground_node = create_grounder_node(setup, dispatch=False, route=_unless_stopped(REVIEW_ACTIONS))
+        builder.add_node(GROUNDER, ground_node, destinations=(REVIEW_ACTIONS, FINALIZE))
+    else:
+        ground_node = create_grounder_node(setup, route=route_executor(setup))
+        builder.add_node(GROUNDER, ground_node, destinations=(EXECUTE_ACTION, *moves))
+    builder.add_node(
+        EXECUTOR,
+        create_executor_node(setup, route=route_executor(setup)),
+        destinations=(EXECUTE_ACTION, *moves),
+    )
+    builder.add_node(
+        EXECUTE_ACTION,
+        create_execute_action_node(setup, route=route_action(setup)),
+        destinations=(EXECUTE_ACTION, EXECUTOR, *moves),
+    )
     builder.add_node(FINALIZE, create_finalize_node(setup))
 
     # Plan (and optionally review the plan), then ground; a stopped planner answers itself
     # (END) unless the answer takes a final QA call (finalize).
-    after_plan = REVIEW_PLAN if "plan" in review else GROUNDER
     builder.add_edge(START, PLANNER)
-    builder.add_conditional_edges(
-        PLANNER, make_router(route_planner(setup, after_plan), "route_planner"), [after_plan, FINALIZE, END]
-    )
     if "plan" in review:
         builder.add_node(REVIEW_PLAN, create_review_plan_node(onetime=mode == "onetime"))
-        builder.add_conditional_edges(REVIEW_PLAN, _unless_stopped(GROUNDER), [GROUNDER, FINALIZE])
+        builder.add_conditional_edges(
+            REVIEW_PLAN, make_router(_unless_stopped(GROUNDER), "to_grounder"), [GROUNDER, FINALIZE]
+        )
 
     # Ground, then send the ready actions straight away (or re-ground, plan again, answer);
     # reviewed actions go through the review and the executor step first.
-    moves = [FINALIZE] + ([GROUNDER, PLANNER] if mode == "iterative" else [])
     if reviewed:
-        builder.add_conditional_edges(GROUNDER, _unless_stopped(REVIEW_ACTIONS), [REVIEW_ACTIONS, FINALIZE])
         builder.add_node(REVIEW_ACTIONS, create_review_actions_node())
-        builder.add_conditional_edges(REVIEW_ACTIONS, _unless_stopped(EXECUTOR), [EXECUTOR, FINALIZE])
-    else:
-        dispatch = make_router(route_executor(setup), "route_grounding")
-        builder.add_conditional_edges(GROUNDER, dispatch, [EXECUTE_ACTION, *moves])
-
-    # An action that ran alone sends the next ones; concurrent actions join in the executor.
-    builder.add_conditional_edges(
-        EXECUTE_ACTION, make_router(route_action(setup), "route_action"), [EXECUTE_ACTION, EXECUTOR, *moves]
-    )
-    builder.add_conditional_edges(
-        EXECUTOR, make_router(route_executor(setup), "route_executor"), [EXECUTE_ACTION, *moves]
-    )
+        builder.add_conditional_edges(
+            REVIEW_ACTIONS, make_router(_unless_stopped(EXECUTOR), "to_executor"), [EXECUTOR, FINALIZE]
+        )
     builder.add_edge(FINALIZE, END)
     return with_sync_durability(builder.compile(checkpointer=checkpointer, store=store, name=name))
 
 
 def _unless_stopped(target: str) -> Any:
-    def route(state: LumosState) -> str:
+    def route(state: LumosState, runtime: Any = None) -> str:
         return FINALIZE if state.get("stop_reason") else target
 
-    return make_router(route, f"to_{target}")
+    return route

@@ -21,7 +21,7 @@ from langchain_lumos.model_calls import (
     supports_grammar,
     to_messages,
 )
-from langchain_lumos.nodes import make_node, runtime_and_context
+from langchain_lumos.nodes import Route, make_node, runtime_and_context
 from langchain_lumos.parsing import action_dependencies, find_variables, parse_actions
 from langchain_lumos.prompts import Turn, ground_followup, ground_request, ground_retry
 from langchain_lumos.setup import Setup
@@ -196,7 +196,9 @@ def _apply(
     return update
 
 
-def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any, Any]:
+def create_grounder_node(
+    setup: Setup, *, dispatch: bool = True, route: Route | None = None
+) -> Runnable[Any, Any]:
     """Build the grounder node (sync and async).
 
     Args:
@@ -204,6 +206,7 @@ def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any
         dispatch: The grounder's route sends the actions itself, so the node also records
             the actions that cannot run (as the executor step does). Off when the actions
             are reviewed first (the review may replace them).
+        route: The node routes itself with it (see `make_node`).
     """
 
     def _kwargs(
@@ -312,4 +315,4 @@ def create_grounder_node(setup: Setup, *, dispatch: bool = True) -> Runnable[Any
         call = await ainvoke_module(model, history, **_kwargs(state, config, subgoal, attempt, model))
         return _finish_text(state, turns, call, subgoal, attempt)
 
-    return make_node(ground, aground, GROUNDER)
+    return make_node(ground, aground, GROUNDER, route=route)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langgraph.pregel._read import ChannelRead
 from langgraph.runtime import Runtime, get_runtime
+from langgraph.types import Command
 
 from langchain_lumos.context import LumosContext
+from langchain_lumos.state import LumosState, state_keys, updated_state
 
-__all__ = ["context_of", "make_node", "make_router", "runtime_and_context"]
+__all__ = ["Route", "context_of", "make_node", "make_router", "runtime_and_context"]
 
 try:  # LangGraph's own node wrapper inspects signatures once, not on every call
     from langgraph._internal._runnable import RunnableCallable as _RunnableCallable
@@ -20,14 +23,60 @@ except ImportError:  # pragma: no cover - a future LangGraph moved it
     _FAST_NODES = False
 
 
-def make_node(func: Callable[..., Any], afunc: Callable[..., Any] | None, name: str) -> Runnable[Any, Any]:
+Route = Callable[[LumosState, Runtime[Any]], Any]
+"""A router: `(state after the node's update, runtime) -> next node(s) or Sends`, or a
+`Command` whose update the node adds to its own."""
+
+
+def make_node(
+    func: Callable[..., Any],
+    afunc: Callable[..., Any] | None,
+    name: str,
+    *,
+    route: Route | None = None,
+    sent: bool = False,
+) -> Runnable[Any, Any]:
     """A graph node with a sync and an async body.
+
+    With `route`, the node routes itself (add it with `destinations=`): the bodies take
+    `(input, config)` and return their update, and the node returns
+    `Command(update=..., goto=route(state after the update, runtime))`. That is what a
+    conditional edge with the same router decides, without LangGraph copying every channel
+    to compute it. The state is the node's input or, for a node that runs tasks sent to
+    it (`sent=True`: its input is a `Send` payload), the graph's state as the step began,
+    read from LangGraph.
 
     Not traced itself: LangGraph already traces each node run as one span.
     """
+    if route is not None:
+        func, afunc = _routed(func, afunc, route, sent=sent)
     if _FAST_NODES:
         return _RunnableCallable(func, afunc, name=name, trace=False)
     return RunnableLambda(func, afunc=afunc, name=name)
+
+
+def _routed(
+    func: Callable[..., Any], afunc: Callable[..., Any] | None, route: Route, *, sent: bool
+) -> tuple[Callable[..., Any], Callable[..., Any] | None]:
+    def command(value: Any, config: RunnableConfig, update: dict[str, Any]) -> Command[Any]:
+        # A sent task's input is its payload: read the state as the step began (no copy).
+        state = ChannelRead.do_read(config, select=state_keys()) if sent else value
+        goto = route(updated_state(state, update), get_runtime())
+        if isinstance(goto, Command):  # the route adds to the update (e.g. the answer)
+            return Command(update={**update, **(goto.update or {})}, goto=goto.goto)
+        return Command(update=update, goto=goto)
+
+    def routed(value: Any, config: RunnableConfig) -> Command[Any]:
+        return command(value, config, func(value, config))
+
+    if afunc is None:
+        return routed, None
+    body = afunc
+
+    async def arouted(value: Any, config: RunnableConfig) -> Command[Any]:
+        return command(value, config, await body(value, config))
+
+    return routed, arouted
 
 
 def make_router(func: Callable[..., Any], name: str) -> Runnable[Any, Any]:

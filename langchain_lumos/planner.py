@@ -16,7 +16,7 @@ from langchain_lumos.budgets import budget_exhausted
 from langchain_lumos.events import emit
 from langchain_lumos.executor import FINALIZE, final_answer_update, needs_final_qa
 from langchain_lumos.model_calls import ModuleCall, ainvoke_module, invoke_module, supports_grammar
-from langchain_lumos.nodes import make_node, runtime_and_context
+from langchain_lumos.nodes import Route, make_node, runtime_and_context
 from langchain_lumos.parsing import PlanParse, parse_plan
 from langchain_lumos.prompts import Turn, feedback_result, plan_feedback, plan_request
 from langchain_lumos.setup import Setup
@@ -231,8 +231,8 @@ def route_planner(setup: Setup, after_plan: str) -> Any:
     return route
 
 
-def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
-    """Build the planner node (sync and async)."""
+def create_planner_node(setup: Setup, *, route: Route | None = None) -> Runnable[Any, Any]:
+    """Build the planner node (sync and async); with `route`, it routes itself (see `make_node`)."""
 
     def _kwargs(state: LumosState, config: RunnableConfig, model: BaseLanguageModel) -> dict[str, Any]:
         _, ctx = runtime_and_context()
@@ -311,4 +311,4 @@ def create_planner_node(setup: Setup) -> Runnable[Any, Any]:
         spent = ModuleCall(text=call.text, usage=usage)  # type: ignore[arg-type]
         return _answered(setup, state, _with_reset(reset, _apply(setup, state, update, turns, spent, parsed)))
 
-    return make_node(plan, aplan, PLANNER)
+    return make_node(plan, aplan, PLANNER, route=route)

@@ -8,11 +8,13 @@ usable as fine-tuning data.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal
+from functools import cache
+from typing import Annotated, Any, Literal, get_origin, get_type_hints
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from langgraph.managed import RemainingSteps
+from langgraph.types import Overwrite
 from typing_extensions import NotRequired, TypedDict
 
 from langchain_lumos.prompts import Turn
@@ -30,7 +32,9 @@ __all__ = [
     "merge_usage",
     "merge_variables",
     "render_value",
+    "state_keys",
     "subgoal_result",
+    "updated_state",
 ]
 
 
@@ -175,6 +179,48 @@ class LumosState(TypedDict):
     """The task of the thread's last finished episode (a later `task` input replaces `task`)."""
     finished_messages: NotRequired[int]
     """How many messages the thread had when its last episode finished."""
+
+
+@cache
+def _hints() -> dict[str, Any]:
+    return get_type_hints(LumosState, include_extras=True)
+
+
+def state_keys() -> list[str]:
+    """The keys of `LumosState` (its channels, `remaining_steps` included)."""
+    return list(_hints())
+
+
+@cache
+def _reducers() -> dict[str, Any]:
+    """The reducer of each `LumosState` key that has one, read from its annotations."""
+    hints = _hints()
+    return {
+        key: hint.__metadata__[-1]
+        for key, hint in hints.items()
+        if get_origin(hint) is Annotated
+        and callable(hint.__metadata__[-1])
+        and not isinstance(hint.__metadata__[-1], type)  # managed values (RemainingSteps)
+    }
+
+
+def updated_state(state: LumosState, update: dict[str, Any]) -> LumosState:
+    """The state after one node's `update`, as LangGraph's reducers will make it.
+
+    A node that routes itself (returns a `Command`) decides its next step on this view,
+    exactly what a conditional edge after it would read, without LangGraph copying every
+    channel to compute it.
+    """
+    view: dict[str, Any] = dict(state)
+    for key, value in update.items():
+        if isinstance(value, Overwrite):
+            view[key] = value.value
+        elif (reducer := _reducers().get(key)) is not None:
+            old = view.get(key)
+            view[key] = reducer(old if old is not None else type(value)(), value)
+        else:
+            view[key] = value
+    return view  # type: ignore[return-value]
 
 
 def render_value(value: Any, limit: int = 4000) -> str:

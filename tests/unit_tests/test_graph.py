@@ -460,11 +460,13 @@ def _nodes_run(agent: Any, task: str) -> list[str]:
 
 
 def test_ready_actions_are_sent_from_the_grounding_step() -> None:
-    # One-time, one action: plan, ground (its route sends the action), act, answer.
+    # One-time, one action: plan, ground (its route sends the action), act and answer in
+    # the action's own step.
     planner = ScriptedLLM(responses=["Subgoal 1: Count."])
     grounder = ScriptedLLM(responses=["R1 = Calculator(3 * 4)"])
     agent = create_lumos_agent(planner, grounder, [calculator], domain="maths", mode="onetime")
-    assert _nodes_run(agent, "How many?") == ["planner", "grounder", "execute_action", "finalize"]
+    assert _nodes_run(agent, "How many?") == ["planner", "grounder", "execute_action"]
+    assert agent.invoke("How many?")["answer"] == "12"
     # Independent actions run concurrently and go straight to the answer (no join step).
     grounder = ScriptedLLM(responses=["R1 = Calculator(3 * 4); R2 = Calculator(5 - 2)"])
     agent = create_lumos_agent(planner, grounder, [calculator], domain="maths", mode="onetime")
