@@ -98,10 +98,43 @@ class ToolRoundsChatModel(BaseChatModel):
         return self._reply(messages)
 
 
-def peer(rounds: int, width: int, delay_s: float = 0.0) -> Any:
+def peer(rounds: int, width: int, delay_s: float = 0.0, *, lumos_state: bool = False) -> Any:
+    """`create_agent`; with `lumos_state`, its state gets as many more fields as Lumos's has."""
     from langchain.agents import create_agent
 
-    return create_agent(ToolRoundsChatModel(rounds=rounds, width=width, delay_s=delay_s), [echo_tool()])
+    model = ToolRoundsChatModel(rounds=rounds, width=width, delay_s=delay_s)
+    if not lumos_state:
+        return create_agent(model, [echo_tool()])
+    return create_agent(model, [echo_tool()], state_schema=_lumos_sized_state())
+
+
+def _lumos_sized_state() -> Any:
+    """`AgentState` plus fields until it has Lumos's state fields: as many with a reducer, as many without.
+
+    LangGraph's work per step grows with the number of channels; this peer isolates that
+    cost from the rest of the framework comparison.
+    """
+    import operator
+    import typing
+
+    from langchain.agents import AgentState
+
+    from langchain_lumos.state import LumosState
+
+    def with_reducer(hint: Any) -> bool:
+        return typing.get_origin(hint) is typing.Annotated and not isinstance(hint.__metadata__[-1], type)
+
+    ours = {
+        k: h
+        for k, h in typing.get_type_hints(LumosState, include_extras=True).items()
+        if k != "remaining_steps"
+    }
+    theirs = typing.get_type_hints(AgentState, include_extras=True)
+    reduced = sum(map(with_reducer, ours.values())) - sum(map(with_reducer, theirs.values()))
+    plain = len(ours) - len(theirs) - reduced
+    fields: dict[str, Any] = {f"extra_{i}": typing.NotRequired[str] for i in range(plain)}
+    fields.update({f"extra_list_{i}": typing.Annotated[list, operator.add] for i in range(reduced)})
+    return typing.TypedDict("LumosSizedState", {**theirs, **fields}, total=False)  # type: ignore[operator]
 
 
 def lumos(mode: str, delay_s: float = 0.0) -> Any:
@@ -152,6 +185,7 @@ async def per_question(runs: int, repeats: int = 5) -> dict[str, dict[str, float
         "lumos-onetime": (lumos("onetime"), lambda i: f"question {i}"),
         "lumos-iterative": (lumos("iterative"), lambda i: f"question {i}"),
         "peer 1x4": (peer(1, 4), peer_input),  # 2 model calls, 4 tool calls
+        "peer 1x4 lumos-sized": (peer(1, 4, lumos_state=True), peer_input),
     }
     for k in range(1, 5):  # k sequential tool rounds: k + 1 model calls, k tool calls
         agents[f"peer {k}x1"] = (peer(k, 1), peer_input)
@@ -232,6 +266,12 @@ def main(runs: int = 200, latency: float = 0.05, questions: int = 100) -> list[d
     print(
         f"| iterative, 5 model + 2 tool calls | {1000 * it['wall']:.2f} | {1000 * it['cpu']:.2f} | "
         f"{1000 * fitted:.2f} (fitted) | - | {ratio_i:.2f} |"
+    )
+    sized = best["peer 1x4 lumos-sized"]
+    print(
+        f"| one-time, vs create_agent with as many state fields as Lumos | {1000 * one['wall']:.2f} | "
+        f"{1000 * one['cpu']:.2f} | {1000 * sized['wall']:.2f} | {1000 * sized['cpu']:.2f} | "
+        f"{one['wall'] / sized['wall']:.2f} |"
     )
     rows.append(
         {
