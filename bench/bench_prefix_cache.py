@@ -12,8 +12,10 @@ and once without (interleaved per call, so load changes hit both alike), and pri
 prompt tokens prefilled, wall time, the speed-up and whether every output is identical.
 
 `--agent` runs real iterative Lumos agents instead: the `smollm2` preset (small profile,
-few-shot exemplars) on maths questions with the offline maths tools, each question with
-and without reuse (alternating which goes first), and compares the whole results.
+few-shot exemplars) on maths questions with the offline maths tools, with and without
+reuse, and compares the whole results: cold (each question from an empty cache,
+alternating which goes first) and warm (the questions in sequence on one agent, as a
+long-running agent answers them; see `run_agents`).
 """
 
 from __future__ import annotations
@@ -155,45 +157,22 @@ def _differs(results: dict[bool, Any], key: str) -> bool:
     return repr(_comparable(results[True].get(key))) != repr(_comparable(results[False].get(key)))
 
 
-def run_agents() -> None:
-    """Real iterative agent runs, with and without reuse, interleaved per question."""
-    import torch
-
-    from langchain_lumos import create_lumos_agent
-    from langchain_lumos.presets import resolve_models
-
-    models = resolve_models("smollm2", domain="maths", mode="iterative")
-    llms = list({id(m): m for m in (models.planner, models.grounder)}.values())
+def _set_reuse(llms: list[Any], reuse: bool) -> None:
     for llm in llms:
-        llm.load()  # type: ignore[attr-defined]
-    agent = create_lumos_agent(
-        models.planner, models.grounder, models.domain.create_tools(), mode="iterative", domain=models.domain
-    )
-    agent.invoke(AGENT_QUESTIONS[0])  # warm-up, not counted
-    seconds = {True: 0.0, False: 0.0}
-    totals: dict[bool, dict[str, int]] = {True: {}, False: {}}
-    identical = True
-    load1, _, _ = os.getloadavg()
-    for n, question in enumerate(AGENT_QUESTIONS):
-        results = {}
-        for reuse in (True, False) if n % 2 == 0 else (False, True):
-            for llm in llms:
-                llm.prefix_cache_max_entries = 4 if reuse else 0  # type: ignore[attr-defined]
-                llm.clear_prefix_cache()  # type: ignore[attr-defined]
-            start = time.perf_counter()
-            results[reuse] = agent.invoke(question)
-            seconds[reuse] += time.perf_counter() - start
-            for llm in llms:
-                for key, value in llm.prefix_cache_stats.items():  # type: ignore[attr-defined]
-                    totals[reuse][key] = totals[reuse].get(key, 0) + value
-        differ = sorted(k for k in results[True].keys() | results[False].keys() if _differs(results, k))
-        identical = identical and not differ
-        print(f"  question {n + 1}: {results[True].get('answer')!r} differing keys: {differ}", flush=True)
-    load2, _, _ = os.getloadavg()
-    print(f"== real iterative agents: smollm2 preset, maths, {len(AGENT_QUESTIONS)} questions")
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {load1:.2f} -> {load2:.2f}"
-    )
+        llm.prefix_cache_max_entries = 4 if reuse else 0
+        llm.clear_prefix_cache()
+
+
+def _stats(llms: list[Any], into: dict[str, int]) -> None:
+    for llm in llms:
+        for key, value in llm.prefix_cache_stats.items():
+            into[key] = into.get(key, 0) + value
+
+
+def _table(
+    title: str, seconds: dict[bool, float], totals: dict[bool, dict[str, int]], identical: bool
+) -> None:
+    print(f"-- {title}")
     print(f"{'':16}{'calls':>6}{'prompt tokens':>14}{'prefilled':>11}{'generated':>11}{'wall s':>9}")
     for label, reuse in (("without reuse", False), ("with reuse", True)):
         t = totals[reuse]
@@ -202,6 +181,69 @@ def run_agents() -> None:
             f"{t['generated_tokens']:>11}{seconds[reuse]:>9.2f}"
         )
     print(f"speed-up: {seconds[False] / seconds[True]:.2f}x; identical results: {identical}")
+
+
+def run_agents() -> None:
+    """Real iterative agent runs, with and without reuse.
+
+    Cold: each question from an empty cache, with and without reuse interleaved per
+    question (reuse within one question's conversations only). Warm: the questions in
+    sequence on one agent, as a long-running agent answers them, its cache kept from
+    question to question (the few-shot exemplars every first prompt shares are reused
+    too); passes with and without reuse in the order with, without, without, with, so
+    load changes hit both alike.
+    """
+    import torch
+
+    from langchain_lumos import create_lumos_agent
+    from langchain_lumos.presets import resolve_models
+
+    models = resolve_models("smollm2", domain="maths", mode="iterative")
+    llms: list[Any] = list({id(m): m for m in (models.planner, models.grounder)}.values())
+    for llm in llms:
+        llm.load()
+    agent = create_lumos_agent(
+        models.planner, models.grounder, models.domain.create_tools(), mode="iterative", domain=models.domain
+    )
+    agent.invoke(AGENT_QUESTIONS[0])  # warm-up, not counted
+    load1, _, _ = os.getloadavg()
+    seconds = {True: 0.0, False: 0.0}
+    totals: dict[bool, dict[str, int]] = {True: {}, False: {}}
+    identical = True
+    for n, question in enumerate(AGENT_QUESTIONS):
+        results = {}
+        for reuse in (True, False) if n % 2 == 0 else (False, True):
+            _set_reuse(llms, reuse)
+            start = time.perf_counter()
+            results[reuse] = agent.invoke(question)
+            seconds[reuse] += time.perf_counter() - start
+            _stats(llms, totals[reuse])
+        differ = sorted(k for k in results[True].keys() | results[False].keys() if _differs(results, k))
+        identical = identical and not differ
+        print(f"  question {n + 1}: {results[True].get('answer')!r} differing keys: {differ}", flush=True)
+    warm_seconds = {True: 0.0, False: 0.0}
+    warm_totals: dict[bool, dict[str, int]] = {True: {}, False: {}}
+    answers: dict[bool, list[Any]] = {True: [], False: []}
+    for reuse in (True, False, False, True):
+        _set_reuse(llms, reuse)
+        start = time.perf_counter()
+        batch = [agent.invoke(q) for q in AGENT_QUESTIONS]
+        warm_seconds[reuse] += time.perf_counter() - start
+        _stats(llms, warm_totals[reuse])
+        answers[reuse].append([_comparable({k: v for k, v in r.items()}) for r in batch])
+    warm_identical = all(repr(a) == repr(answers[True][0]) for a in answers[True] + answers[False])
+    load2, _, _ = os.getloadavg()
+    print(f"== real iterative agents: smollm2 preset, maths, {len(AGENT_QUESTIONS)} questions")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {load1:.2f} -> {load2:.2f}"
+    )
+    _table("cold: each question from an empty cache", seconds, totals, identical)
+    _table(
+        "warm: the questions in sequence, cache kept (2 passes each, with/without/without/with)",
+        warm_seconds,
+        warm_totals,
+        warm_identical,
+    )
 
 
 def main() -> None:
