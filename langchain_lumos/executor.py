@@ -801,8 +801,12 @@ def route_action(setup: Setup) -> Any:
     itself, or moves on to the planner, the grounder or the answer (written in its own
     step). When some action cannot run now (a failed input, a spent budget), the
     `executor` join records that first. Concurrent actions meet in the `executor` join,
-    except the one-time plan's last actions, which go straight to the answer (`finalize`:
-    each sibling routes the same way; none of them sees the others' results).
+    except the one-time plan's last actions, which go straight to the answer: when the
+    plan's last action alone decides it (`_decides_answer`), that action writes it in its
+    own step and its siblings end (if it failed, it goes to `finalize`, which reads all
+    their results); otherwise all go to `finalize`. None of them sees the others'
+    results. The `final_answer` event then comes when that last action finishes, which
+    can be before a sibling's `action_finished`.
     """
 
     def route(state: LumosState, runtime: Runtime[Any]) -> list[Send] | str | Command[Any]:
@@ -828,6 +832,18 @@ def route_action(setup: Setup) -> Any:
                 and ctx.time_limit_s is None
                 and budget_exhausted(state, ctx, tokens=False, reserve=4) is None
             ):
+                # The plan's last action answers when its own result decides the answer;
+                # its siblings end with it (else all go to `finalize`, which reads them all).
+                position = {a["id"]: i for i, a in enumerate(batch)}
+                last = max(wave, key=lambda a: position[a["id"]])
+                if not _decides_answer(setup, last, wave):
+                    return FINALIZE
+                if own != last["id"]:
+                    return END
+                if observations[-1]["status"] == "success" and (
+                    setup.domain.answer != "qa" or "Answer: " in observations[-1]["output"]
+                ):
+                    return answer_here(setup, state, runtime)
                 return FINALIZE
             return EXECUTOR
         # The join would run one step later: keep one more step in reserve.
@@ -836,6 +852,30 @@ def route_action(setup: Setup) -> Any:
         return _dispatch(setup, state, ctx, runtime)
 
     return route
+
+
+def _decides_answer(setup: Setup, last: GroundedAction, wave: list[GroundedAction]) -> bool:
+    """Whether `last`, the plan's last action of a concurrent final wave, alone decides the answer.
+
+    `finalize` reads the last successful QA answer (QA domains: observations are in plan
+    order) or the `Output` (else highest `R<k>`) variable. When `last` succeeds with such
+    a result, it is the answer unless a sibling writes `Output` or a higher `R<k>`; this
+    checks the siblings (known before any result).
+    """
+    if setup.domain.answer == "qa":
+        return True
+    numbers = [int(m.group(1)) for v in last["variables"] if (m := _R_RE.match(v))]
+    if "Output" not in last["variables"] and not numbers:
+        return False
+    top = max(numbers, default=0)
+    for sibling in wave:
+        if sibling is last:
+            continue
+        for v in sibling["variables"]:
+            m = _R_RE.match(v)
+            if v == "Output" or ("Output" not in last["variables"] and m and int(m.group(1)) > top):
+                return False
+    return True
 
 
 def _reward_returned(setup: Setup, state: LumosState, batch: list[GroundedAction]) -> bool:
