@@ -96,6 +96,42 @@ def tool_share(state: dict[str, Any], tool_names: set[str]) -> tuple[int, int]:
     return calls, total
 
 
+class CapCounter:
+    """Counts, per Lumos module, the model calls and those that ran to the decoding cap.
+
+    A callback handler (`finish_reason == "length"` in a generation's info), so a grounder
+    output cut by the token cap shows in the table next to its decode tokens.
+    """
+
+    def __init__(self) -> None:
+        from langchain_core.callbacks import BaseCallbackHandler
+
+        counter = self
+        self.calls: dict[str, int] = defaultdict(int)
+        self.capped: dict[str, int] = defaultdict(int)
+        self.tokens: dict[str, int] = defaultdict(int)
+        modules: dict[Any, str] = {}
+
+        class _Handler(BaseCallbackHandler):
+            def on_llm_start(self, serialized: Any, prompts: Any, *, run_id: Any, **kwargs: Any) -> None:
+                modules[run_id] = str((kwargs.get("metadata") or {}).get("lumos_module") or "tool")
+
+            def on_chat_model_start(
+                self, serialized: Any, messages: Any, *, run_id: Any, **kwargs: Any
+            ) -> None:
+                self.on_llm_start(serialized, messages, run_id=run_id, **kwargs)
+
+            def on_llm_end(self, response: Any, *, run_id: Any, **kwargs: Any) -> None:
+                module = modules.pop(run_id, "tool")
+                for generation in (g for row in response.generations for g in row):
+                    info = generation.generation_info or {}
+                    counter.calls[module] += 1
+                    counter.capped[module] += info.get("finish_reason") == "length"
+                    counter.tokens[module] += int(info.get("completion_tokens") or 0)
+
+        self.handler = _Handler()
+
+
 def _agent(
     spec: str, domain: str, mode: str, profile: str, max_new_tokens: int | None = None
 ) -> tuple[Any, dict[str, Any], set[str]]:
@@ -123,16 +159,35 @@ def _agent(
 
 
 def _invoke(
-    agent: Any, task: str, variables: dict[str, Any], time_limit: float
+    agent: Any, task: str, variables: dict[str, Any], time_limit: float, caps: CapCounter | None = None
 ) -> tuple[dict[str, Any], str]:
     from langchain_lumos import LumosContext
 
     inputs: dict[str, Any] = {"task": task, **({"variables": dict(variables)} if variables else {})}
+    config: dict[str, Any] = {"callbacks": [caps.handler]} if caps is not None else {}
     try:
-        state = agent.invoke(inputs, context=LumosContext(time_limit_s=time_limit))
+        state = agent.invoke(inputs, config=config, context=LumosContext(time_limit_s=time_limit))
         return dict(state), ""
     except Exception as exc:  # a run that fails counts as wrong; the benchmark goes on
         return {}, f"{type(exc).__name__}: {exc}"[:200]
+
+
+def second_hop_asked(state: dict[str, Any], bridge: str) -> bool:
+    """Whether a run looked the bridge entity up: a later `KnowledgeQuery` names or finds it.
+
+    Counted on the observations: a `KnowledgeQuery` after the first one whose action text
+    holds the bridge, or whose first page is the bridge's (`"Prague *** ..."`). The bridge
+    comes from the question set and is only read here, never given to the agent.
+    """
+    from langchain_lumos.evaluation.metrics import normalize_answer
+
+    wanted = normalize_answer(bridge)
+    queries = [o for o in state.get("observations") or [] if "KnowledgeQuery(" in o.get("action", "")]
+    for obs in queries[1:]:
+        first_title = str(obs.get("output", "")).lstrip("[\"' ").split(" *** ", 1)[0]
+        if wanted and (wanted in normalize_answer(obs["action"]) or wanted == normalize_answer(first_title)):
+            return True
+    return False
 
 
 def bench_questions(
@@ -143,22 +198,34 @@ def bench_questions(
     profile: str = "preset",
     max_new_tokens: int | None = None,
 ) -> dict[str, Any]:
-    """Gold-contained share, mean F1 and parse rates of one mode on the question set."""
+    """Gold-contained share, mean F1, parse rates and capped outputs of one mode on the question set."""
     from langchain_lumos.evaluation.metrics import f1_score, normalize_answer
 
     agent, variables, _ = _agent(spec, "complex_qa", mode, profile, max_new_tokens)
+    caps = CapCounter()
     contained = f1 = 0.0
     plan = [0, 0]
     ground = [0, 0]
+    hops = [0, 0]
+    by_type: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     errors = 0
     start = time.perf_counter()
     for row in rows:
-        state, error = _invoke(agent, row["question"], variables, time_limit)
+        state, error = _invoke(agent, row["question"], variables, time_limit, caps)
         errors += bool(error)
         answer = str(state.get("answer") or "")
         gold = normalize_answer(row["answer"])
-        contained += bool(gold) and gold in normalize_answer(answer)
-        f1 += f1_score(answer, row["answer"])
+        hit = bool(gold) and gold in normalize_answer(answer)
+        score = f1_score(answer, row["answer"])
+        contained += hit
+        f1 += score
+        group = by_type[row["type"]]
+        group[0] += 1
+        group[1] += hit
+        group[2] += score
+        if row.get("bridge"):
+            hops[1] += 1
+            hops[0] += second_hop_asked(state, row["bridge"])
         p_ok, p_n, g_ok, g_n = parse_counts(state)
         plan[0] += p_ok
         plan[1] += p_n
@@ -176,6 +243,11 @@ def bench_questions(
         "ground_parse": ground[0] / ground[1] if ground[1] else float("nan"),
         "errors": errors,
         "seconds": time.perf_counter() - start,
+        "second_hop": (hops[0], hops[1]),
+        "by_type": {k: (int(v[0]), v[1] / v[0], v[2] / v[0]) for k, v in by_type.items()},
+        "capped": dict(caps.capped),
+        "calls": dict(caps.calls),
+        "tokens": dict(caps.tokens),
     }
 
 
@@ -194,10 +266,11 @@ def bench_gsm8k(
     examples = load_dataset("gsm8k", limit=limit)
     metric = default_metric(examples)
     agent, variables, names = _agent(spec, "gsm8k", mode, profile, max_new_tokens)
+    caps = CapCounter()
     correct = calls = actions = errors = 0
     start = time.perf_counter()
     for example in examples:
-        state, error = _invoke(agent, example.question, variables, time_limit)
+        state, error = _invoke(agent, example.question, variables, time_limit, caps)
         errors += bool(error)
         answer = state.get("answer")
         correct += metric.correct(metric.score(None if answer is None else str(answer), example))
@@ -214,6 +287,9 @@ def bench_gsm8k(
         "actions": actions,
         "errors": errors,
         "seconds": time.perf_counter() - start,
+        "capped": dict(caps.capped),
+        "calls": dict(caps.calls),
+        "tokens": dict(caps.tokens),
     }
 
 
@@ -257,6 +333,20 @@ def _order(module: str) -> int:
     return MODULES.index(module) if module in MODULES else len(MODULES)
 
 
+def _print_caps(title: str, results: dict[str, dict[str, Any]]) -> None:
+    """Model calls per module, those that ran to the decoding cap, and their decode tokens."""
+    print(f"\n| {title}: module calls | mode | calls | ran to the cap | decode tokens | per call |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for mode, r in results.items():
+        name = "Lumos-I" if mode == "iterative" else "Lumos-O"
+        for module in sorted(r.get("calls", {}), key=lambda m: (_order(m), m)):
+            calls, tokens = r["calls"][module], r["tokens"].get(module, 0)
+            print(
+                f"| {module} | {name} | {calls} | {r['capped'].get(module, 0)} | {tokens} "
+                f"| {tokens / max(calls, 1):.1f} |"
+            )
+
+
 def print_table(
     qa: dict[str, dict[str, Any]], gsm: dict[str, dict[str, Any]], run: dict[str, Any] | None
 ) -> None:
@@ -272,6 +362,16 @@ def print_table(
                 f"| {name} | {r['n']} | {_pct(r['contained'])} | {r['f1']:.2f} | {_pct(r['plan_parse'])} "
                 f"| {_pct(r['ground_parse'])} | {r['errors']} | {r['seconds']:.0f} |"
             )
+        print("\n| offline set by type | mode | n | gold contained | F1 |")
+        print("| --- | --- | --- | --- | --- |")
+        for mode, r in qa.items():
+            name = "Lumos-I" if mode == "iterative" else "Lumos-O"
+            for kind, (count, hit, score) in r.get("by_type", {}).items():
+                print(f"| {kind} | {name} | {count} | {_pct(hit)} | {score:.2f} |")
+            asked, two_hop = r.get("second_hop", (0, 0))
+            if two_hop:
+                print(f"| two-hop: second hop asked | {name} | {two_hop} | {_pct(asked / two_hop)} | |")
+        _print_caps("offline question set", qa)
     if gsm:
         print("\n| GSM8K | n | accuracy | actions calling a tool | actions | errors | s |")
         print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -281,6 +381,7 @@ def print_table(
                 f"| {name} | {r['n']} | {_pct(r['accuracy'])} | {_pct(r['tool_share'])} | {r['actions']} "
                 f"| {r['errors']} | {r['seconds']:.0f} |"
             )
+        _print_caps("GSM8K", gsm)
     if run is not None:
         print(f"\n`lumos run {README_QUESTION!r}`: {run['seconds']:.1f} s end to end", end="")
         if "error" in run:

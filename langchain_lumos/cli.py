@@ -245,7 +245,7 @@ def add_run_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--max-new-tokens",
         type=_positive_int,
         default=None,
-        help="decoding cap per module call (default: 96 for smollm2, the backend's own otherwise)",
+        help="decoding cap per module call (default: 192 for smollm2, the backend's own otherwise)",
     )
     run.add_argument(
         "--max-subgoals", type=_positive_int, default=None, help="most subgoals (default: the domain's)"

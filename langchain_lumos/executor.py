@@ -1106,10 +1106,17 @@ def needs_final_qa(setup: Setup, state: LumosState, runtime: Runtime[Any]) -> bo
 
 
 def _fallback(setup: Setup, state: LumosState) -> str | None:
+    """The answer read from the results: the last QA answer, else the latest value.
+
+    The small-model profile answers only with a QA answer (None when no QA call
+    answered): its latest value is raw retrieved text, never an answer.
+    """
     if setup.domain.answer == "qa":
         for obs in reversed(state.get("observations", [])):
             if obs["status"] == "success" and "Answer: " in obs["output"]:
                 return _answer_text(obs["output"])
+        if setup.domain.profile == "small":
+            return None
     return _answer_text(_latest_value(state))
 
 

@@ -27,7 +27,7 @@ import itertools
 import re
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "grounding_grammar",
     "per_prompt_grammars",
     "planning_grammar",
+    "span_grammar",
     "vllm_grammar_fields",
 ]
 
@@ -79,6 +80,9 @@ def grounding_grammar(
     forced_prefix: str = "",
     max_argument_chars: int | None = None,
     end: str = "\n",
+    final_actions: Sequence[str] = (),
+    final_count: int = 1,
+    signatures: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """The grammar of one grounding line over `actions`.
 
@@ -94,6 +98,19 @@ def grounding_grammar(
             this many characters (one group per level, nested at most two deep), so a small
             model cannot run an argument to the token cap. None: unbounded.
         end: What closes the line (the newline the grounder stops at).
+        final_actions: The actions that complete the line (empty: any line of up to
+            `max_actions` actions). With them, the line ends right after its
+            `final_count`-th final action and cannot end before it: the early stop of a
+            grounding line, enforced by the grammar (once the last final action's closing
+            parenthesis is written, only `end` may follow, so generation stops there).
+        final_count: How many final actions the line holds (one per subgoal it grounds).
+        signatures: With `final_actions`: the argument shapes of some actions, as parts
+            joined by `", "`: `"var"` (one variable defined before, `R1` .. `R{i-1}`),
+            `"[vars]"` (a bracketed list of them), or a marker ending in a space followed
+            by a question text without parentheses, brackets, `:`, `;` or newlines
+            (`"Query: "`; so no `Answer: ...` guess rides along). `{"ParagraphRetrieve": ("var", "Query: ")}` allows
+            `ParagraphRetrieve(R1, Query: Who ...?)` only. Actions not listed take any
+            balanced argument text.
 
     Returns:
         An xgrammar EBNF grammar with rule `root`.
@@ -115,6 +132,19 @@ def grounding_grammar(
     if unknown:
         msg = f"multi_output names actions that are not registered: {unknown}."
         raise ValueError(msg)
+    if final_actions:
+        return _final_grounding_grammar(
+            actions,
+            first_variable=first_variable,
+            max_actions=max_actions,
+            multi_output=multi_output,
+            forced_prefix=forced_prefix,
+            max_argument_chars=max_argument_chars,
+            end=end,
+            final_actions=final_actions,
+            final_count=final_count,
+            signatures=signatures or {},
+        )
     single = " | ".join(_literal(a) for a in sorted(set(actions)))
     lines = [f'call ::= ({single}) "(" args ")"\n']
     if multi_output:
@@ -132,14 +162,156 @@ def grounding_grammar(
     root = f"root ::= {first} {_literal(end)}\n"
     prefix = forced_prefix
     if prefix:
-        head = f"R{first_variable} = "
-        if prefix != head:
-            msg = f"forced_prefix must be {head!r} for the first new variable, got {prefix!r}."
-            raise ValueError(msg)
+        _check_prefix(prefix, first_variable)
         # After the forced `R{n} = `, only a single-output call may follow.
         rest = f' ("; " a{first_variable + 1})?' if max_actions > 1 else ""
         root = f"root ::= call{rest} {_literal(end)}\n"
     return root + "".join(lines) + _args_rule(max_argument_chars)
+
+
+def _check_prefix(prefix: str, first_variable: int) -> None:
+    head = f"R{first_variable} = "
+    if prefix != head:
+        msg = f"forced_prefix must be {head!r} for the first new variable, got {prefix!r}."
+        raise ValueError(msg)
+
+
+def _final_grounding_grammar(
+    actions: Sequence[str],
+    *,
+    first_variable: int,
+    max_actions: int,
+    multi_output: Sequence[str],
+    forced_prefix: str,
+    max_argument_chars: int | None,
+    end: str,
+    final_actions: Sequence[str],
+    final_count: int,
+    signatures: Mapping[str, Sequence[str]],
+) -> str:
+    """`grounding_grammar` with final actions: the line ends at its `final_count`-th one.
+
+    Rule `a{i}_{k}` is the rest of the line from variable `R{i}` with `k` final actions
+    still to write; only choices that can still reach `k` final actions within
+    `max_actions` are offered, so every sentence of the grammar is a complete line.
+    """
+    unknown = sorted(set(final_actions) - set(actions))
+    if unknown:
+        msg = f"final_actions names actions that are not registered: {unknown}."
+        raise ValueError(msg)
+    if final_count < 1 or final_count > max_actions:
+        msg = f"final_count must be between 1 and max_actions ({max_actions}), got {final_count}."
+        raise ValueError(msg)
+    finals = set(final_actions)
+    groups = {
+        "fcall": sorted(finals),
+        "ncall": sorted(set(actions) - finals),
+        "fmcall": sorted(set(multi_output) & finals),
+        "nmcall": sorted(set(multi_output) - finals),
+    }
+    bad = sorted(set(signatures) - set(actions))
+    if bad:
+        msg = f"signatures names actions that are not registered: {bad}."
+        raise ValueError(msg)
+    lines: list[str] = []
+    texts = False
+    defined_calls: set[str] = set()
+
+    def call_rule(rule: str, i: int) -> str | None:
+        """The rule of a call group at `R{i}` (per variable when signatures apply)."""
+        nonlocal texts
+        names = groups[rule]
+        if not signatures:
+            return rule if names else None
+        alternatives = []
+        for name in names:
+            shape = signatures.get(name)
+            if shape is None:
+                alternatives.append(f'{_literal(name)} "(" args ")"')
+                continue
+            if i <= 1 and any(part in ("var", "[vars]") for part in shape):
+                continue  # no variable defined yet: the action cannot run here
+            parts = []
+            for part in shape:
+                if part == "var":
+                    parts.append(f"v{i}")
+                elif part == "[vars]":
+                    parts.append(f'"[" v{i} (", " v{i})* "]"')
+                elif part.endswith(" "):
+                    parts.append(f"{_literal(part)} qtext")
+                    texts = True
+                else:
+                    msg = f"Unknown signature part {part!r} of {name}: use 'var', '[vars]' or 'Marker: '."
+                    raise ValueError(msg)
+            alternatives.append(f'{_literal(name)} "(" ' + ' ", " '.join(parts) + ' ")"')
+        if not alternatives:
+            return None
+        key = f"{rule}{i}"
+        if key not in defined_calls:
+            defined_calls.add(key)
+            lines.append(f"{key} ::= " + " | ".join(f"({a})" for a in alternatives) + "\n")
+        return key
+
+    if not signatures:
+        lines = [
+            f'{rule} ::= ({" | ".join(_literal(a) for a in names)}) "(" args ")"\n'
+            for rule, names in groups.items()
+            if names
+        ]
+    last = first_variable + max_actions  # variables past this are not reachable
+    reachable: set[tuple[int, int]] = set()
+    rules: dict[tuple[int, int], list[str]] = {}
+
+    def options(i: int, k: int, head: str, outputs: int, final: bool, group: str) -> str | None:
+        """One choice at `R{i}`: a call assigning `outputs` variables, then the rest."""
+        call = call_rule(group, i)
+        if call is None:
+            return None
+        after, left = i + outputs, k - int(final)
+        if left == 0:
+            return f"{head}{call}"
+        if (after, left) not in reachable:
+            return None
+        return f'{head}{call} "; " a{after}_{left}'
+
+    # Built from the last variable back, so a rule only refers to reachable ones.
+    for i in range(last - 1, first_variable - 1, -1):
+        for k in range(1, final_count + 1):
+            choices = [
+                options(i, k, f'"R{i} = " ', 1, True, "fcall"),
+                options(i, k, f'"R{i} = " ', 1, False, "ncall"),
+            ]
+            if i + 1 < last:
+                choices += [
+                    options(i, k, f'"R{i}, R{i + 1} = " ', 2, True, "fmcall"),
+                    options(i, k, f'"R{i}, R{i + 1} = " ', 2, False, "nmcall"),
+                ]
+            kept = [c for c in choices if c is not None]
+            if kept:
+                rules[(i, k)] = kept
+                reachable.add((i, k))
+    if (first_variable, final_count) not in reachable:  # pragma: no cover - final_count <= max_actions
+        msg = "No grounding line fits these bounds."
+        raise ValueError(msg)
+    close = _literal(end)
+    if forced_prefix:
+        _check_prefix(forced_prefix, first_variable)
+        # After the forced `R{n} = `, only a single-output call may follow.
+        head = f'"R{first_variable} = " '
+        firsts = [c[len(head) :] for c in rules[(first_variable, final_count)] if c.startswith(head)]
+        root = f"root ::= ({' | '.join(f'({c})' for c in firsts)}) {close}\n"
+    else:
+        root = f"root ::= a{first_variable}_{final_count} {close}\n"
+    body = "".join(
+        f"a{i}_{k} ::= " + " | ".join(f"({c})" for c in rules[(i, k)]) + "\n" for (i, k) in sorted(rules)
+    )
+    if signatures:
+        used = sorted({int(m.group(1)) for m in re.finditer(r"\bv(\d+)\b", "".join(lines))})
+        body += "".join(f"v{i} ::= " + " | ".join(f'"R{j}"' for j in range(1, i)) + "\n" for i in used)
+    if texts:
+        run = "" if max_argument_chars is None else f"{{1,{max_argument_chars}}}"
+        body += f"qtext ::= [^()\\[\\]:;\\n]{run or '+'}\n"
+    return root + "".join(lines) + body + _args_rule(max_argument_chars)
 
 
 def planning_grammar(
@@ -189,6 +361,53 @@ def planning_grammar(
         f'root ::= ("No, I will keep planning. " {subgoal} | "Yes, I will stop planning.") {close}\n'
         + text_rule
     )
+
+
+_SPAN_STRIP = "\"'“”‘’.,;:!?()[]"
+
+
+def span_grammar(texts: Sequence[str], *, max_words: int = 5, end: str = "\n") -> str:
+    """The grammar of a short span copied from `texts`: the evidence-constrained QA answer.
+
+    A sentence is any run of 1 to `max_words` consecutive words of one of the texts (words
+    split at whitespace and joined by one space), the last one without its surrounding
+    punctuation (`Prague,` ends a span as `Prague`), then `end`. A model constrained to it
+    can only answer with words of the evidence, in their order.
+
+    Args:
+        texts: The evidence sentences.
+        max_words: The most words a span holds.
+        end: What closes the answer.
+
+    Returns:
+        An xgrammar EBNF grammar with rule `root`.
+
+    Raises:
+        ValueError: No words in `texts`, or `max_words` below 1.
+    """
+    if max_words < 1:
+        msg = f"max_words must be >= 1, got {max_words}."
+        raise ValueError(msg)
+    rules: list[str] = []
+    starts: list[str] = []
+    defined: set[tuple[int, int, int]] = set()
+    for j, text in enumerate(texts):
+        words = text.split()
+        cores = [w.strip(_SPAN_STRIP) for w in words]
+        for i in range(len(words) - 1, -1, -1):  # from the end, so a rule only names defined ones
+            for d in range(1, max_words + 1):
+                options = [_literal(cores[i])] if cores[i] else []
+                if d > 1 and (j, i + 1, d - 1) in defined:
+                    options.append(f"{_literal(words[i] + ' ')} s{j}_{i + 1}_{d - 1}")
+                if options:
+                    defined.add((j, i, d))
+                    rules.append(f"s{j}_{i}_{d} ::= " + " | ".join(f"({o})" for o in options) + "\n")
+            if cores[i]:
+                starts.append(f"s{j}_{i}_{max_words}")
+    if not starts:
+        msg = "span_grammar needs texts with at least one word."
+        raise ValueError(msg)
+    return f"root ::= ({' | '.join(reversed(starts))}) {_literal(end)}\n" + "".join(rules)
 
 
 def per_prompt_grammars(grammar: str | Sequence[str | None] | None, n_prompts: int) -> list[str | None]:

@@ -5,7 +5,7 @@ one short string, a model spec, resolved here into the planner, the grounder and
 model behind the complex-QA `QA` tool:
 
 - `smollm2`: the embedded SmolLM2-135M-Instruct (offline, CPU) in the `small` profile:
-  the domain's few-shot exemplars and 96 new tokens per call.
+  the domain's few-shot exemplars and at most 192 new tokens per call.
 - `released[:SIZE][@DEVICE]`: the released `ai2lumos` planner and grounder of the domain
   and mode, run with `transformers` (weights in the local Hugging Face cache). `SIZE` is
   `7b` (default) or `13b`; `DEVICE` is `cpu` (default), `cuda`, `cuda:N` or `auto`, e.g.
@@ -77,8 +77,10 @@ __all__ = [
 SpecKind = Literal["smollm2", "released", "completions", "openai", "provider", "scripted"]
 Profile = Literal["eval", "small"]
 
-SMALL_MAX_NEW_TOKENS = 96
-"""Decoding cap per module call of the small-model profile (one Lumos line fits well)."""
+SMALL_MAX_NEW_TOKENS = 192
+"""Decoding cap per module call of the small-model profile. Its grammar ends a grounding
+line right after the line's final action, so the cap only bounds a runaway: a two-hop
+one-time grounding takes about 100-130 tokens."""
 QA_MAX_TOKENS = 100
 """New tokens of a chat QA model, as the original QA tool (gpt-3.5-turbo, temperature 0)."""
 DEFAULT_CHAT_MODEL = "gpt-3.5-turbo"
@@ -385,7 +387,7 @@ def resolve_models(
             few-shot exemplars of the `small` profile.
         mode: `iterative` or `onetime`.
         qa_model: A spec for the QA tool's model (default: see the module docstring).
-        **options: `max_new_tokens` (decoding cap per call; `smollm2` default 96),
+        **options: `max_new_tokens` (decoding cap per call; `smollm2` default 192),
             `served_model` (completions: served name(s), `PLANNER[,GROUNDER]`, overriding
             `#NAME`), `extra_body` (completions: extra JSON request fields), `server`
             (completions: the server dialect, `auto`, `vllm`, `llama.cpp`, `transformers`

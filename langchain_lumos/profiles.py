@@ -16,13 +16,21 @@ which this module never touches. Everything small-model-only lives here:
   `substitution_value` applies it to any variable value, so `KnowledgeQuery(R3)` searches
   for the bridge entity rather than the whole QA record.
 - **Repeated-subgoal detection**: `is_repeated_subgoal(subgoal, previous)` (stop an
-  iterative plan that loops) and `drop_repeated_subgoals` (a one-time plan's repeats).
+  iterative plan that loops) and `drop_repeated_subgoals` (a one-time plan's repeats);
+  `builds_on_result` / `small_plan_stop`: a later iterative subgoal that does not name the
+  answer just found rephrases the hop instead of asking the next one.
+- **A subgoal cap** (`SMALL_MAX_SUBGOALS`): complex QA plans at most two hops.
 - **Early stop of a grounding line** once its final action is complete:
   `grounding_complete(text, domain, mode=...)`, `cut_grounding` (the line up to that
-  action) and `GroundingStoppingCriteria` for `transformers` generation.
+  action) and `GroundingStoppingCriteria` for `transformers` generation. Under constrained
+  decoding the grammar itself ends the line there (`grammar_for`: one `QA(...)` per
+  grounded subgoal, then only the newline), locally and on vLLM alike.
 - **Grammars** with small-model bounds: `grammar_for(domain, tools, mode=..., module=...)`
   (through `langchain_lumos.grammar`), so constrained decoding cannot run an argument or
-  a plan to the token cap.
+  a plan to the token cap; complex QA's arguments keep their shapes (`SIGNATURES`:
+  `ParagraphRetrieve(Rk, Query: ...)`, `QA([Rk, ...], Question: ...)`).
+- **An evidence-constrained QA answer** (opt-in, `small_qa_answer(..., constrain=True)`):
+  the reply can only be a short span of the evidence (`grammar.span_grammar`).
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from langchain_lumos.domains import Domain, get_domain
-from langchain_lumos.grammar import grounding_grammar, planning_grammar
+from langchain_lumos.grammar import grounding_grammar, planning_grammar, span_grammar
 from langchain_lumos.parsing import closing_paren
 from langchain_lumos.prompts import (
     Turn,
@@ -45,10 +53,14 @@ from langchain_lumos.prompts import (
 
 __all__ = [
     "FINAL_ACTIONS",
+    "QA_SPAN_WORDS",
+    "SIGNATURES",
     "SMALL_GRAMMAR_BOUNDS",
+    "SMALL_MAX_SUBGOALS",
     "SMALL_QA_PROMPT",
     "GroundingStoppingCriteria",
     "asmall_qa_answer",
+    "builds_on_result",
     "cut_grounding",
     "drop_repeated_subgoals",
     "evidence_sentences",
@@ -58,8 +70,10 @@ __all__ = [
     "profile_exemplars",
     "qa_answer",
     "small_model_profile",
+    "small_plan_stop",
     "small_qa_answer",
     "snap_to_evidence",
+    "stops_small_plan",
     "substitution_value",
 ]
 
@@ -256,7 +270,8 @@ def small_model_profile(domain: str | Domain, *, mode: str = "iterative") -> Dom
     """The domain as the small-model profile runs it.
 
     Worked exemplars of the mode (complex QA single-hop and two-hop, maths with a tool
-    call in every action, the web agent) and the loose stop rules (`loose_stop=True`).
+    call in every action, the web agent), the loose stop rules (`loose_stop=True`) and
+    the subgoal cap of `SMALL_MAX_SUBGOALS` (complex QA: two hops).
     They replace any exemplars the domain carries (so a domain made for the other mode
     gets the right ones); a domain the profile ships none for keeps its own (WebShop's
     original two). A dataset specialisation (loop cap, dataset profile) is kept.
@@ -270,9 +285,20 @@ def small_model_profile(domain: str | Domain, *, mode: str = "iterative") -> Dom
     """
     resolved = get_domain(domain)
     plan, ground = profile_exemplars(resolved, mode)
+    cap = SMALL_MAX_SUBGOALS.get(resolved.name)
+    extra: dict[str, Any] = {"max_subgoals": min(resolved.max_subgoals, cap)} if cap else {}
     if not (plan or ground):  # none shipped for it: keep its own (WebShop's two dialogues)
-        return resolved.replace(loose_stop=True, profile="small")
-    return resolved.replace(plan_exemplars=plan, ground_exemplars=ground, loose_stop=True, profile="small")
+        return resolved.replace(loose_stop=True, profile="small", **extra)
+    return resolved.replace(
+        plan_exemplars=plan, ground_exemplars=ground, loose_stop=True, profile="small", **extra
+    )
+
+
+SMALL_MAX_SUBGOALS: Mapping[str, int] = MappingProxyType({"complex_qa": 2})
+"""Per domain, the small profile's cap on the subgoals of a plan: complex QA plans at most
+two hops (the exemplars show one and two). A 135M planner never stops on its own: after a
+question's hop it rephrases the hop or chains on from its answer ("the capital of Mali",
+then "the capital of Bamako"), and the run answers with the last hop."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -351,6 +377,62 @@ def drop_repeated_subgoals(subgoals: Sequence[str], previous: Sequence[str] = ()
     return kept
 
 
+def builds_on_result(subgoal: str, result: str | None) -> bool:
+    """Whether a later iterative subgoal builds on the last subgoal's result (a next hop).
+
+    A small planner that keeps planning mostly rephrases the hop it just did ("Obtain the
+    location of the capital of Czechia" after learning that Prague lies on the Vltava); a
+    real next hop asks about the entity just found ("Obtain the population of Prague").
+    True when the subgoal names every content word of the result's answer (`qa_answer`),
+    or when there is no QA answer to build on (`No answer`, nothing run, a result that is
+    not a QA result such as a `Calculator` number): then a new subgoal is no rephrasing of
+    a found answer.
+
+    Args:
+        subgoal: The new subgoal (with or without its label).
+        result: The previous subgoal's executed result (`"Question: ...; Answer: X"`).
+    """
+    if not result or "Answer:" not in result:  # no QA answer (nothing run, a number, a page)
+        return True
+    answer = qa_answer(result)
+    if not answer or answer.casefold().rstrip(".") in ("no answer", "none", ""):
+        return True
+    wanted = _content_words(answer)
+    return bool(wanted) and wanted <= _content_words(subgoal)
+
+
+def small_plan_stop(subgoal: str, previous: Sequence[str], result: str | None) -> bool:
+    """Whether the small profile stops an iterative plan instead of running `subgoal`.
+
+    It stops on a subgoal that repeats one planned before (`is_repeated_subgoal`) and on
+    one that does not build on the last result (`builds_on_result`): the answer found so
+    far stands.
+    """
+    return is_repeated_subgoal(subgoal, previous) or not builds_on_result(subgoal, result)
+
+
+def stops_small_plan(
+    domain: str | Domain, mode: str, subgoal: str, previous: Sequence[str], result: str | None
+) -> bool:
+    """Whether the planner stops instead of running `subgoal` (the small profile's hop rule).
+
+    `small_plan_stop` for an iterative complex-QA plan of the small-model profile; False
+    anywhere else (the eval profile, one-time plans, maths, whose next subgoal need not
+    name the last number, the web agent).
+
+    Args:
+        domain: The run's domain.
+        mode: `iterative` or `onetime`.
+        subgoal: The new subgoal's text.
+        previous: The texts of the subgoals planned before.
+        result: The executed result of the last one.
+    """
+    resolved = get_domain(domain)
+    if resolved.profile != "small" or resolved.name != "complex_qa" or _mode(mode) != "iterative":
+        return False
+    return bool(previous) and small_plan_stop(subgoal, previous, result)
+
+
 # ---------------------------------------------------------------------------------------
 # Early stop of a grounding line
 # ---------------------------------------------------------------------------------------
@@ -363,6 +445,18 @@ FINAL_ACTIONS: Mapping[str, frozenset[str] | None] = {
 """Per domain, the actions that complete an iterative subgoal's grounding (`None`: any
 action; a domain not listed is never stopped early). One iterative complex-QA subgoal ends
 with its `QA(...)`; a maths or web subgoal is one action in the profile's exemplars."""
+
+SIGNATURES: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "complex_qa": MappingProxyType(
+            {"ParagraphRetrieve": ("var", "Query: "), "QA": ("[vars]", "Question: ")}
+        ),
+    }
+)
+"""Per domain, the argument shapes the small profile's grounding grammar enforces
+(`langchain_lumos.grammar.grounding_grammar`'s `signatures`): `ParagraphRetrieve` reads a
+variable and a `Query: `, `QA` a bracketed list of variables and a `Question: ` (a
+question without `;`, so no `; Answer: ...` guess rides along)."""
 
 _ACTION_HEAD_RE = re.compile(r"(?:^|;\s*)R\d+(?:\s*,\s*R\d+)*\s*=\s*([A-Za-z_]\w*)\s*\(")
 
@@ -567,14 +661,45 @@ def grammar_for(
     prefix = forced_prefix
     if not prefix and first == 1 and resolved.ground_prefix:
         prefix = resolved.ground_prefix
+    max_actions = bounds["iterative_actions"] if chosen == "iterative" else bounds["onetime_actions"]
+    finals, count = _final_rule(resolved, names, chosen, state)
+    if finals:
+        # One final action per subgoal; a one-time line may take a full subgoal's actions each.
+        max_actions = max(max_actions, bounds["iterative_actions"] * count)
     return grounding_grammar(
         names,
         first_variable=first,
-        max_actions=bounds["iterative_actions"] if chosen == "iterative" else bounds["onetime_actions"],
+        max_actions=max_actions,
         multi_output=[n for n in _MULTI_OUTPUT if n in names],
         forced_prefix=prefix,
         max_argument_chars=bounds["max_argument_chars"],
+        final_actions=finals,
+        final_count=count,
+        signatures={k: v for k, v in SIGNATURES.get(resolved.name, {}).items() if k in names}
+        if finals
+        else None,
     )
+
+
+def _final_rule(
+    domain: Domain, names: Sequence[str], mode: Mode, state: Mapping[str, Any]
+) -> tuple[list[str], int]:
+    """The final actions the small profile's grounding line ends at, and how many of them.
+
+    The early stop of a grounding line (`FINAL_ACTIONS`), as a grammar: in the small-model
+    profile only (a domain the profile applied to), iterative mode ends the line at its first
+    final action, one-time mode at one per planned subgoal (unknown plan: no rule). Returns
+    `([], 1)` where no rule applies (another profile, an unlisted domain, no final action
+    registered).
+    """
+    if domain.profile != "small" or domain.name not in FINAL_ACTIONS:
+        return [], 1
+    listed = FINAL_ACTIONS[domain.name]
+    finals = [n for n in names if listed is None or n in listed]
+    count = 1 if mode == "iterative" else len(state.get("subgoals") or ())
+    if not finals or count < 1:
+        return [], 1
+    return finals, count
 
 
 # ---------------------------------------------------------------------------------------
@@ -806,14 +931,42 @@ def _qa_prompt(model: Any, question: str, evidence: str) -> Any:
     return content
 
 
+QA_SPAN_WORDS = 5
+"""The most words of an evidence-constrained QA answer (`span_grammar`)."""
+
+
+def _qa_grammar(model: Any, shown: Sequence[str], constrain: bool) -> str | None:
+    """The evidence-span grammar of the QA reply, when asked for and the model takes grammars."""
+    from langchain_lumos.model_calls import supports_grammar
+
+    if not constrain or not supports_grammar(model):
+        return None
+    try:
+        return span_grammar(shown, max_words=QA_SPAN_WORDS)
+    except ValueError:  # no words to copy
+        return None
+
+
 def small_qa_answer(
-    model: Any, question: str, evidence: Any, *, max_sentences: int = 2, config: Any = None
+    model: Any,
+    question: str,
+    evidence: Any,
+    *,
+    max_sentences: int = 2,
+    config: Any = None,
+    constrain: bool = False,
 ) -> str:
     """Answer a question from evidence with a short span (the small-model QA step).
 
     The evidence sentences best matching the question are given to the model in its chat
     template; its reply is snapped to a short span of those sentences
-    (`snap_to_evidence`), so the answer is never raw evidence text.
+    (`snap_to_evidence`), so the answer is never raw evidence text. With `constrain=True`,
+    a model that takes grammars (a local `transformers` model, a vLLM server) can only
+    write a span of at most `QA_SPAN_WORDS` words of those sentences
+    (`langchain_lumos.grammar.span_grammar`). It is off by default: on the offline question
+    set's 35 single-hop and HotpotQA questions with the right page retrieved, SmolLM2-135M
+    answered 18 right free and snapped, 12 right constrained (a constrained small model
+    starts its span at the first evidence word it likes, "The", "large", "capital").
 
     Args:
         model: A LangChain chat model or LLM (a `LumosTransformersLLM` gets its chat
@@ -823,6 +976,7 @@ def small_qa_answer(
         max_sentences: How many best-matching sentences the model reads.
         config: The model call's `RunnableConfig` (callbacks, run name), so the call is
             traced and counted under the calling tool.
+        constrain: Constrain the reply to evidence spans (models that take grammars only).
 
     Returns:
         A short answer span, or `"No answer"` when the evidence is empty or offers none.
@@ -832,12 +986,20 @@ def small_qa_answer(
     shown = _ranked(question, evidence_sentences(evidence))[: max(1, max_sentences)]
     if not shown:
         return _NO_ANSWER
-    reply = call_model(model, _qa_prompt(model, question, " ".join(shown)), stop=["\n"], config=config).text
+    prompt = _qa_prompt(model, question, " ".join(shown))
+    grammar = _qa_grammar(model, shown, constrain)
+    reply = call_model(model, prompt, stop=["\n"], config=config, grammar=grammar).text
     return snap_to_evidence(reply, question, shown) or _NO_ANSWER
 
 
 async def asmall_qa_answer(
-    model: Any, question: str, evidence: Any, *, max_sentences: int = 2, config: Any = None
+    model: Any,
+    question: str,
+    evidence: Any,
+    *,
+    max_sentences: int = 2,
+    config: Any = None,
+    constrain: bool = False,
 ) -> str:
     """Async `small_qa_answer`."""
     from langchain_lumos.model_calls import acall_model
@@ -846,5 +1008,6 @@ async def asmall_qa_answer(
     if not shown:
         return _NO_ANSWER
     prompt = _qa_prompt(model, question, " ".join(shown))
-    reply = (await acall_model(model, prompt, stop=["\n"], config=config)).text
+    grammar = _qa_grammar(model, shown, constrain)
+    reply = (await acall_model(model, prompt, stop=["\n"], config=config, grammar=grammar)).text
     return snap_to_evidence(reply, question, shown) or _NO_ANSWER

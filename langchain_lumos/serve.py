@@ -116,7 +116,7 @@ class GraphContext(LumosContext):
     max_new_tokens: int | None = field(
         default=None,
         metadata={
-            "description": "Decoding cap per module call (default: 96 for smollm2, the backend's own)."
+            "description": "Decoding cap per module call (default: 192 for smollm2, the backend's own)."
         },
     )
     served_model: str = field(

@@ -54,6 +54,7 @@ __all__ = [
     "QAStyle",
     "QATool",
     "complex_qa_tools",
+    "small_question",
     "split_sentences",
 ]
 
@@ -334,6 +335,20 @@ def _qa_config(callbacks: Any) -> RunnableConfig:
     return {"run_name": QA_RUN_NAME, "callbacks": callbacks}
 
 
+_WRITTEN_ANSWER_RE = re.compile(r"[;,.]?\s*\bAnswer\s*:.*$", re.I | re.S)
+
+
+def small_question(question: str) -> str:
+    """The question a small-style `QA` answers: without an answer the grounder wrote into it.
+
+    A small grounder often copies the exemplars' result format into the action,
+    `QA([R2], Question: On which river is Prague?; Answer: Danube)`; the `; Answer: ...`
+    tail is its guess, not part of the question (and would be read back as the answer).
+    """
+    cut = _WRITTEN_ANSWER_RE.sub("", question).strip()
+    return cut or question.strip()
+
+
 def _small_result(question: str, answer: str) -> str:
     """The small-model style's result for a short answer span (`"No answer."` for none)."""
     if not answer or answer.strip().lower().startswith("no answer"):
@@ -410,6 +425,7 @@ class QATool(BaseTool):
         if self.style == "small":
             from langchain_lumos.profiles import small_qa_answer
 
+            question = small_question(question)
             config = _qa_config(run_manager.get_child() if run_manager else None)
             return _small_result(question, small_qa_answer(self.llm, question, context, config=config))
         prompts = self._prompts(context, question)
@@ -431,6 +447,7 @@ class QATool(BaseTool):
         if self.style == "small":
             from langchain_lumos.profiles import asmall_qa_answer
 
+            question = small_question(question)
             config = _qa_config(run_manager.get_child() if run_manager else None)
             return _small_result(question, await asmall_qa_answer(self.llm, question, context, config=config))
         prompts = self._prompts(context, question)

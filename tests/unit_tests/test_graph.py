@@ -424,6 +424,56 @@ def test_small_profile_planner_stops_on_a_repeated_subgoal() -> None:
     assert result["answer"] == "12"
 
 
+def test_small_profile_planner_stops_on_a_subgoal_that_ignores_the_answer_found() -> None:
+    # The small profile's hop rule: a next subgoal that does not name the answer just found
+    # rephrases the hop; the answer found stands. A real next hop goes on.
+    @tool("QA")
+    def qa(context: list[str] | str, question: str) -> str:
+        """Answers from the context."""
+        return f"Question: {question}; Answer: {'Prague' if 'Kafka' in question else '1.4 million'}"
+
+    small = get_domain("complex_qa").replace(loose_stop=True, profile="small")
+    grounder = ScriptedLLM(responses=["R1 = QA([], Question: Where was Kafka born?)"])
+    rephrased = ScriptedLLM(
+        responses=[
+            "Subgoal 1: Obtain the birthplace of Kafka.",
+            "Subgoal 2: Obtain the city where Kafka was born.",
+        ]
+    )
+    result = create_lumos_agent(rephrased, grounder, [qa], domain=small).invoke("Where was Kafka born?")
+    assert result["stop_reason"] == "planner_stop" and len(result["subgoals"]) == 1
+    assert result["answer"] == "Prague"
+    onward = ScriptedLLM(
+        responses=[
+            "Subgoal 1: Obtain the birthplace of Kafka.",
+            "Subgoal 2: Obtain the population of Prague.",
+        ]
+    )
+    grounder = ScriptedLLM(
+        responses=[
+            "R1 = QA([], Question: Where was Kafka born?)",
+            "R2 = QA([], Question: Population of Prague?)",
+        ]
+    )
+    result = create_lumos_agent(onward, grounder, [qa], domain=small).invoke(
+        "How many live in Kafka's birthplace?"
+    )
+    assert len(result["subgoals"]) == 2 and result["answer"] == "1.4 million"
+    # The eval profile never applies it.
+    eval_planner = ScriptedLLM(
+        responses=[
+            "Subgoal 1: Obtain the birthplace of Kafka.",
+            "No, I will keep planning. Subgoal 2: Obtain the city where Kafka was born.",
+            "Yes, I will stop planning.",
+        ]
+    )
+    grounder = ScriptedLLM(responses=["R1 = QA([], Question: Where was Kafka born?)"])
+    result = create_lumos_agent(eval_planner, grounder, [qa], domain="complex_qa").invoke(
+        "Where was Kafka born?"
+    )
+    assert len(result["subgoals"]) == 2
+
+
 def test_eval_profile_keeps_the_original_stop_rule() -> None:
     # "No, I will stop planning." is not the original's stop: the eval profile asks again.
     planner = ScriptedLLM(

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from langchain_lumos.presets import ModelSpec, parse_model_spec, resolve_models, resolve_qa_model
+from langchain_lumos.presets import (
+    SMALL_MAX_NEW_TOKENS,
+    ModelSpec,
+    parse_model_spec,
+    resolve_models,
+    resolve_qa_model,
+)
 from langchain_lumos.testing import ScriptedLLM
 
 
@@ -131,7 +137,9 @@ def test_webshop_resolves_the_unified_checkpoints_with_its_exemplars() -> None:
     assert len(models.domain.plan_exemplars) == 2
 
 
-def test_smollm2_is_the_small_profile_with_96_tokens_and_exemplars(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_smollm2_is_the_small_profile_with_its_token_cap_and_exemplars(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     seen: dict[str, Any] = {}
 
     def fake_loader(**kwargs: Any) -> ScriptedLLM:
@@ -140,7 +148,7 @@ def test_smollm2_is_the_small_profile_with_96_tokens_and_exemplars(monkeypatch: 
 
     monkeypatch.setattr("langchain_lumos.models.smollm2.load_default_llm", fake_loader)
     models = resolve_models("smollm2", domain="complex_qa", mode="iterative")
-    assert seen == {"max_new_tokens": 96}
+    assert seen == {"max_new_tokens": SMALL_MAX_NEW_TOKENS} and SMALL_MAX_NEW_TOKENS == 192
     assert models.profile == "small" and models.planner is models.grounder is models.qa_llm
     assert models.domain.plan_exemplars and models.domain.ground_exemplars and models.domain.loose_stop
     onetime = resolve_models("smollm2", domain="maths", mode="onetime", max_new_tokens=48)

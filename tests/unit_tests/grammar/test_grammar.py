@@ -255,3 +255,171 @@ def test_bounded_arguments() -> None:
     unbounded = xgr.Grammar.from_ebnf(grounding_grammar(["Calculator"]))
     assert accept(unbounded, "R1 = Calculator((((1 + 2 + 3 + 4 + 5))) (x))\n")
     assert not accept(unbounded, "R1 = Calculator((x)\n")
+
+
+def test_final_actions_end_the_line_at_the_last_one() -> None:
+    import xgrammar as xgr
+
+    accept = xgr.testing._is_grammar_accept_string
+    one = xgr.Grammar.from_ebnf(
+        grounding_grammar(ACTIONS, first_variable=4, max_actions=3, final_actions=["QA"])
+    )
+    assert accept(
+        one,
+        "R4 = KnowledgeQuery(Prague); R5 = ParagraphRetrieve(R4, Query: x?); R6 = QA([R5], Question: x?)\n",
+    )
+    assert accept(one, "R4 = QA([R3], Question: x?)\n")
+    assert not accept(one, "R4 = KnowledgeQuery(Prague)\n")  # cannot end before its QA
+    assert not accept(one, "R4 = QA([R3], Question: x?); R5 = KnowledgeQuery(y)\n")  # nor go on after it
+    two = xgr.Grammar.from_ebnf(
+        grounding_grammar(ACTIONS, max_actions=9, final_actions=["QA"], final_count=2, forced_prefix="R1 = ")
+    )
+    assert accept(
+        two,
+        "KnowledgeQuery(a); R2 = QA([R1], Question: x); R3 = KnowledgeQuery(R2); R4 = QA([R3], Question: y)\n",
+    )
+    assert not accept(two, "KnowledgeQuery(a); R2 = QA([R1], Question: x)\n")
+    assert not accept(two, "R1 = KnowledgeQuery(a); R2 = QA([R1], Question: x); R3 = QA([R2], Question: y)\n")
+    maths = xgr.Grammar.from_ebnf(
+        grounding_grammar(
+            ["SetEquation", "SolveEquation"],
+            final_actions=["SetEquation", "SolveEquation"],
+            final_count=2,
+            multi_output=["SolveEquation"],
+        )
+    )
+    assert accept(maths, "R1 = SetEquation(x + y = 3); R2, R3 = SolveEquation(R1)\n")
+    assert not accept(maths, "R1 = SetEquation(x + y = 3)\n")
+    with pytest.raises(ValueError, match="final_actions"):
+        grounding_grammar(["QA"], final_actions=["Calculator"])
+    with pytest.raises(ValueError, match="final_count"):
+        grounding_grammar(ACTIONS, max_actions=2, final_actions=["QA"], final_count=3)
+
+
+def test_sampled_lines_under_final_actions_stop_at_their_qa(tiny: tuple[object, object]) -> None:
+    model, tokenizer = tiny
+    grammar = grounding_grammar(ACTIONS, max_actions=3, max_argument_chars=10, final_actions=["QA"])
+    finished = 0
+    for seed in range(8):
+        text = _sample(model, tokenizer, GROUND_PROMPT, grammar, seed)
+        if not text.endswith("\n"):
+            continue
+        finished += 1
+        parsed = parse_actions(text)
+        assert parsed.actions and not parsed.errors, (text, parsed)
+        assert [a.name for a in parsed.actions].count("QA") == 1 and parsed.actions[-1].name == "QA", text
+    assert finished >= 6, f"only {finished} of 8 sampled lines ended within the token cap"
+
+
+SPAN_TEXTS = [
+    "Franz Kafka was a Czech writer born in Prague, in the Austro-Hungarian Empire.",
+    "Located on the Vltava River, the city has a population of about 1.4 million.",
+]
+
+
+def test_span_grammar_accepts_only_short_runs_of_evidence_words() -> None:
+    import xgrammar as xgr
+
+    from langchain_lumos.grammar import span_grammar
+
+    grammar = xgr.Grammar.from_ebnf(span_grammar(SPAN_TEXTS, max_words=5))
+    accept = xgr.testing._is_grammar_accept_string
+    for good in [
+        "Prague\n",
+        "born in Prague\n",
+        "Vltava River\n",
+        "1.4 million\n",
+        "Austro-Hungarian Empire\n",
+    ]:
+        assert accept(grammar, good), good
+    for bad in ["Paris\n", "Kafka Prague\n", "Prague,\n", "Franz Kafka was a Czech writer\n", "prague\n"]:
+        assert not accept(grammar, bad), bad
+    with pytest.raises(ValueError, match="one word"):
+        span_grammar(["  ", "..."])
+    with pytest.raises(ValueError, match="max_words"):
+        span_grammar(SPAN_TEXTS, max_words=0)
+
+
+def test_every_sampled_answer_under_a_span_grammar_is_an_evidence_span(tiny: tuple[object, object]) -> None:
+    from langchain_lumos.grammar import span_grammar
+
+    model, tokenizer = tiny
+    grammar = span_grammar(SPAN_TEXTS, max_words=4)
+    words = [t.split() for t in SPAN_TEXTS]
+    finished = 0
+    for seed in range(6):
+        text = _sample(model, tokenizer, "Question: Where was Kafka born?\nAnswer: ", grammar, seed)
+        if not text.endswith("\n"):
+            continue
+        finished += 1
+        span = text[:-1].split()
+        assert 1 <= len(span) <= 4, text
+        assert any(
+            [w.strip("\"'“”‘’.,;:!?()[]") for w in ws[i : i + len(span)]][-1:] == span[-1:]
+            and ws[i : i + len(span) - 1] == span[:-1]
+            for ws in words
+            for i in range(len(ws))
+        ), text
+    assert finished >= 4
+
+
+def test_signatures_fix_argument_markers_and_defined_variables() -> None:
+    import xgrammar as xgr
+
+    signatures = {"ParagraphRetrieve": ("var", "Query: "), "QA": ("[vars]", "Question: ")}
+    grammar = xgr.Grammar.from_ebnf(
+        grounding_grammar(
+            ACTIONS, first_variable=4, max_actions=3, final_actions=["QA"], signatures=signatures
+        )
+    )
+    accept = xgr.testing._is_grammar_accept_string
+    head = "R4 = KnowledgeQuery(Jaws (film)); "
+    assert accept(
+        grammar, head + "R5 = ParagraphRetrieve(R4, Query: Who?); R6 = QA([R5, R3], Question: Who?)\n"
+    )
+    assert not accept(
+        grammar, head + "R5 = ParagraphRetrieve(Jaws); R6 = QA([R5], Question: Who?)\n"
+    )  # no query
+    assert not accept(grammar, head + "R5 = ParagraphRetrieve(R6, Query: a); R6 = QA([R5], Question: b)\n")
+    assert not accept(grammar, head + "R5 = ParagraphRetrieve(R4, Query: a); R6 = QA([Jaws], Question: b)\n")
+    assert not accept(
+        grammar, head + "R5 = ParagraphRetrieve(R4, Query: a); R6 = QA([R5], Question: b; Answer: c)\n"
+    )
+    assert not accept(
+        grammar, head + "R5 = ParagraphRetrieve(R4, Query: a); R6 = QA([R5], Question: b, answer: c)\n"
+    )
+    first = xgr.Grammar.from_ebnf(
+        grounding_grammar(ACTIONS, max_actions=3, final_actions=["QA"], signatures=signatures)
+    )
+    assert not accept(first, "R1 = QA([R0], Question: b)\n")  # nothing defined yet to read
+    with pytest.raises(ValueError, match="not registered"):
+        grounding_grammar(ACTIONS, final_actions=["QA"], signatures={"Search": ("var",)})
+    with pytest.raises(ValueError, match="signature part"):
+        grounding_grammar(ACTIONS, first_variable=2, final_actions=["QA"], signatures={"QA": ("whatever",)})
+
+
+def test_sampled_lines_under_signatures_parse_and_read_defined_variables(tiny: tuple[object, object]) -> None:
+    model, tokenizer = tiny
+    signatures = {"ParagraphRetrieve": ("var", "Query: "), "QA": ("[vars]", "Question: ")}
+    grammar = grounding_grammar(
+        ACTIONS,
+        first_variable=3,
+        max_actions=3,
+        max_argument_chars=10,
+        final_actions=["QA"],
+        signatures=signatures,
+    )
+    finished = 0
+    for seed in range(8):
+        text = _sample(model, tokenizer, GROUND_PROMPT, grammar, seed)
+        if not text.endswith("\n"):
+            continue
+        finished += 1
+        parsed = parse_actions(text)
+        assert parsed.actions and not parsed.errors, (text, parsed)
+        assert parsed.actions[-1].name == "QA", text
+        for action in parsed.actions:
+            if action.name in signatures:
+                number = int(action.variables[0][1:])
+                assert all(int(r) < number for r in re.findall(r"\bR(\d+)\b", action.args)), text
+    assert finished >= 6, f"only {finished} of 8 sampled lines ended within the token cap"

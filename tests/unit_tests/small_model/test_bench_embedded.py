@@ -43,3 +43,32 @@ def test_a_failing_run_counts_as_wrong_and_the_bench_goes_on() -> None:
     state, error = bench._invoke(Broken(), "q", {}, 1.0)  # type: ignore[attr-defined]
     assert state == {} and "model crashed" in error
     assert bench.parse_counts(state) == (0, 0, 0, 0)  # type: ignore[attr-defined]
+
+
+def test_the_table_counts_capped_calls_and_second_hops(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _load()
+    assert bench.main(["--model", "scripted", "--limit", "3", "--skip-gsm8k", "--skip-run"]) == 0  # type: ignore[attr-defined]
+    out = capsys.readouterr().out
+    assert "| two-hop | Lumos-I | 1 |" in out and "two-hop: second hop asked" in out
+    assert "module calls" in out and "ran to the cap" in out
+    state = {
+        "observations": [
+            {"action": "R1 = KnowledgeQuery(Franz Kafka)", "output": "Franz Kafka *** born in Prague."},
+            {"action": "R4 = KnowledgeQuery(R3)", "output": "Prague *** Prague is a city."},
+        ]
+    }
+    assert bench.second_hop_asked(state, "Prague")  # type: ignore[attr-defined]
+    assert not bench.second_hop_asked({"observations": state["observations"][:1]}, "Prague")  # type: ignore[attr-defined]
+
+
+def test_the_cap_counter_reads_finish_reasons() -> None:
+    from langchain_core.outputs import Generation, LLMResult
+
+    bench = _load()
+    caps = bench.CapCounter()  # type: ignore[attr-defined]
+    generations = [
+        [Generation(text="x", generation_info={"finish_reason": "length", "completion_tokens": 96})]
+    ]
+    caps.handler.on_llm_start({}, ["p"], run_id=1, metadata={"lumos_module": "grounder"})
+    caps.handler.on_llm_end(LLMResult(generations=generations), run_id=1)
+    assert (caps.calls["grounder"], caps.capped["grounder"], caps.tokens["grounder"]) == (1, 1, 96)

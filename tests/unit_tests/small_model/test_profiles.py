@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from pydantic import Field
 
 from langchain_lumos.domains import COMPLEX_QA, MATHS, WEBSHOP, get_domain
 from langchain_lumos.parsing import parse_actions, parse_plan
@@ -398,3 +399,116 @@ def test_small_qa_answer_uses_the_models_chat_template() -> None:
     llm = _TemplateLLM(responses=["Prague"])
     assert small_qa_answer(llm, "Where was Franz Kafka born?", KAFKA_EVIDENCE) == "Prague"
     assert llm.calls[0].prompt.startswith("<|im_start|>user\n")
+
+
+@pytest.mark.parametrize(("domain", "mode"), CASES)
+def test_small_profile_grammars_end_each_exemplar_line_at_its_final_action(domain: str, mode: str) -> None:
+    profiled = small_model_profile(domain, mode=mode)
+    plans, grounds = profile_exemplars(domain, mode)
+    for plan_dialogue, dialogue in zip(plans, grounds, strict=False):
+        planned = len(parse_plan(_assistant(plan_dialogue)[0], loose_stop=True).subgoals)
+        state: dict[str, Any] = {"subgoals": [{}] * planned}
+        first = 1
+        for text in _assistant(dialogue):
+            grammar = grammar_for(profiled, TOOLS[domain], mode=mode, state=state, first_variable=first)
+            assert _accepts(grammar, text + "\n"), text
+            actions = parse_actions(text).actions
+            if domain == "complex_qa" and actions[-1].name == "QA" and len(actions) > 1:
+                # The line cannot stop before its last QA, nor run on after it.
+                shorter = text.rsplit("; ", 1)[0]
+                assert not _accepts(grammar, shorter + "\n"), shorter
+                more = f"{text}; R{first + len(actions)} = KnowledgeQuery(x)"
+                assert not _accepts(grammar, more + "\n"), more
+            first += len(actions)
+
+
+def test_final_rule_is_small_profile_only() -> None:
+    eval_domain = get_domain("complex_qa")
+    assert _accepts(grammar_for(eval_domain, QA_TOOLS, mode="iterative"), "R1 = KnowledgeQuery(Prague)\n")
+    small = small_model_profile("complex_qa", mode="iterative")
+    assert not _accepts(grammar_for(small, QA_TOOLS, mode="iterative"), "R1 = KnowledgeQuery(Prague)\n")
+    # One-time without a plan in the state: no count, no rule.
+    onetime = small_model_profile("complex_qa", mode="onetime")
+    assert _accepts(grammar_for(onetime, QA_TOOLS, mode="onetime"), "R1 = KnowledgeQuery(Prague)\n")
+    # No final action registered: no rule.
+    assert _accepts(grammar_for(small, ["KnowledgeQuery"], mode="iterative"), "R1 = KnowledgeQuery(Prague)\n")
+
+
+def test_a_next_hop_builds_on_the_last_result() -> None:
+    from langchain_lumos.profiles import builds_on_result, small_plan_stop
+
+    found = "Question: Where was Franz Kafka born?; Answer: Prague"
+    assert builds_on_result("Subgoal 2: Obtain the population of Prague.", found)
+    assert not builds_on_result("Obtain the population of the city where Kafka was born.", found)
+    two_words = "Question: Who painted it?; Answer: Leonardo da Vinci"
+    assert builds_on_result("Obtain the younger rival of Leonardo da Vinci.", two_words)
+    assert not builds_on_result("Obtain the rival of Leonardo.", two_words)
+    assert builds_on_result("Obtain anything.", "No answer.")  # nothing found: a new try is fine
+    assert builds_on_result("Calculate the difference of the two years.", "48")  # no QA answer: no rule
+    assert builds_on_result("Obtain anything.", None)
+    previous = ["Obtain the birthplace of Franz Kafka."]
+    assert small_plan_stop("Obtain birthplace of Franz Kafka", previous, found)  # a repeat
+    assert small_plan_stop("Obtain the river of the city of Kafka.", previous, found)  # no next hop
+    assert not small_plan_stop("Obtain the river of Prague.", previous, found)
+
+
+class _GrammarLLM(ScriptedLLM):
+    """A scripted LLM that takes grammars and records them."""
+
+    grammars: list[Any] = Field(default_factory=list)
+
+    @property
+    def supports_grammar(self) -> bool:
+        return True
+
+    def _generate(self, prompts: list[str], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        self.grammars.append(kwargs.pop("grammar", None))
+        return super()._generate(prompts, stop=stop, run_manager=run_manager, **kwargs)
+
+
+def test_the_qa_step_is_constrained_to_evidence_spans_for_grammar_models() -> None:
+    pytest.importorskip("xgrammar")
+    testing = pytest.importorskip("xgrammar.testing")
+    model = _GrammarLLM(responses=["Prague", "Prague", "Prague"])
+    model.grammars = []
+    assert small_qa_answer(model, "Where was Franz Kafka born?", KAFKA_EVIDENCE, constrain=True) == "Prague"
+    (grammar,) = model.grammars
+    assert testing._is_grammar_accept_string(grammar, "Prague\n")
+    assert not testing._is_grammar_accept_string(grammar, "Paris\n")
+    small_qa_answer(model, "Where was Franz Kafka born?", KAFKA_EVIDENCE)  # off by default
+    assert model.grammars[-1] is None
+    plain = ScriptedLLM(responses=["Prague"])  # no grammar support: no grammar is sent
+    assert small_qa_answer(plain, "Where was Franz Kafka born?", KAFKA_EVIDENCE, constrain=True) == "Prague"
+
+
+def test_the_small_profile_plans_complex_qa_in_at_most_two_hops() -> None:
+    from langchain_lumos.profiles import SMALL_MAX_SUBGOALS
+
+    for mode in ("iterative", "onetime"):
+        assert (
+            small_model_profile("complex_qa", mode=mode).max_subgoals == SMALL_MAX_SUBGOALS["complex_qa"] == 2
+        )
+        assert small_model_profile("hotpotqa", mode=mode).max_subgoals == 2
+    assert small_model_profile("maths", mode="iterative").max_subgoals == get_domain("maths").max_subgoals
+    assert get_domain("complex_qa").max_subgoals > 2  # the eval profile keeps the original cap
+    onetime = small_model_profile("complex_qa", mode="onetime")
+    plan = grammar_for(onetime, QA_TOOLS, mode="onetime", module="plan")
+    assert _accepts(plan, "Subgoal 1: a; Subgoal 2: b\n")
+    assert not _accepts(plan, "Subgoal 1: a; Subgoal 2: b; Subgoal 3: c\n")
+
+
+def test_the_hop_rule_applies_to_small_iterative_complex_qa_only() -> None:
+    from langchain_lumos.profiles import stops_small_plan
+
+    found = "Question: Where was Franz Kafka born?; Answer: Prague"
+    previous = ["Obtain the birthplace of Franz Kafka."]
+    rephrase = "Obtain the home town of Franz Kafka."
+    small = small_model_profile("complex_qa", mode="iterative")
+    assert stops_small_plan(small, "iterative", rephrase, previous, found)
+    assert not stops_small_plan(small, "iterative", "Obtain the population of Prague.", previous, found)
+    assert not stops_small_plan(small, "iterative", rephrase, [], found)  # the first subgoal
+    assert not stops_small_plan("complex_qa", "iterative", rephrase, previous, found)  # eval profile
+    onetime = small_model_profile("complex_qa", mode="onetime")
+    assert not stops_small_plan(onetime, "onetime", rephrase, previous, found)
+    maths = small_model_profile("maths", mode="iterative")
+    assert not stops_small_plan(maths, "iterative", "Add the loose pencils.", ["Multiply."], "36")

@@ -17,6 +17,7 @@ from langchain_lumos.tools.complex_qa import (
     ParagraphRetrieveTool,
     QATool,
     complex_qa_tools,
+    small_question,
     split_sentences,
 )
 from langchain_lumos.tools.corpus import Corpus, WikiCorpus
@@ -410,3 +411,16 @@ async def test_qa_eval_style_async_keeps_the_reply() -> None:
     tool = QATool(llm=_chat("No answer", "I think it is Prague"))
     out = await tool.ainvoke({"context": "x", "question": "Q?"})
     assert out == "Question: Q?; I think it is Prague"
+
+
+def test_small_style_drops_an_answer_the_grounder_wrote_into_the_question() -> None:
+    assert small_question("Where is Prague located? Answer: on the Danube") == "Where is Prague located?"
+    assert small_question("In which city is it?; Answer: Paris") == "In which city is it?"
+    assert small_question("Who wrote it?") == "Who wrote it?"
+    assert small_question("Answer: x") == "Answer: x"  # nothing else: kept as it is
+    evidence = "Evidence 1: Prague is located on the Vltava River.\n"
+    tool = QATool(llm=_chat("Vltava River"), style="small")
+    result = tool.invoke({"context": evidence, "question": "On which river is Prague?; Answer: Danube"})
+    assert result == "Question: On which river is Prague?; Answer: Vltava River"
+    eval_tool = QATool(llm=_chat("Answer: Vltava"))  # the eval style keeps the question as written
+    assert "Answer: Danube" in eval_tool.invoke({"context": evidence, "question": "River?; Answer: Danube"})
