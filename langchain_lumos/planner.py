@@ -20,7 +20,7 @@ from langchain_lumos.nodes import Route, make_node, runtime_and_context
 from langchain_lumos.parsing import PlanParse, parse_plan
 from langchain_lumos.prompts import Turn, feedback_result, plan_feedback, plan_request
 from langchain_lumos.setup import Setup
-from langchain_lumos.state import Episode, LumosState, Subgoal, subgoal_result
+from langchain_lumos.state import Episode, LumosState, Subgoal
 
 __all__ = ["PLANNER", "PLAN_RETRY", "create_planner_node", "route_planner"]
 
@@ -179,12 +179,10 @@ def _apply(
         "planner_turns": [*turns, Turn(role="assistant", content=call.text)],
         "usage": {"planner": call.usage},
     }
-    if not parsed.stop and parsed.subgoals and subgoals and setup.domain.profile == "small":
-        from langchain_lumos.profiles import stops_small_plan
+    if not parsed.stop and parsed.subgoals and setup.domain.profile == "small":
+        from langchain_lumos.profiles import stops_small_plan_at
 
-        result = subgoal_result(state, subgoals[-1]["index"])
-        previous = [s["text"] for s in subgoals]
-        if stops_small_plan(setup.domain, setup.mode, parsed.subgoals[0].text, previous, result):
+        if stops_small_plan_at(setup.domain, setup.mode, state, parsed.subgoals[0].text):
             parsed = PlanParse(raw=parsed.raw, stop=True)  # the small profile's hop rule
     if parsed.stop:
         emit("planning_stopped", output=call.text)

@@ -74,6 +74,7 @@ __all__ = [
     "small_qa_answer",
     "snap_to_evidence",
     "stops_small_plan",
+    "stops_small_plan_at",
     "substitution_value",
 ]
 
@@ -431,6 +432,24 @@ def stops_small_plan(
     if resolved.profile != "small" or resolved.name != "complex_qa" or _mode(mode) != "iterative":
         return False
     return bool(previous) and small_plan_stop(subgoal, previous, result)
+
+
+def stops_small_plan_at(domain: str | Domain, mode: str, state: Mapping[str, Any], subgoal: str) -> bool:
+    """`stops_small_plan` for the next subgoal of a run: its earlier subgoals and last result read from `state`.
+
+    Args:
+        domain: The run's domain.
+        mode: `iterative` or `onetime`.
+        state: The run's state (or result) with its `subgoals`, `actions` and `observations`.
+        subgoal: The new subgoal's text.
+    """
+    from langchain_lumos.state import subgoal_result
+
+    subgoals = state.get("subgoals", [])
+    if not subgoals:
+        return False
+    result = subgoal_result(state, subgoals[-1]["index"])  # type: ignore[arg-type]
+    return stops_small_plan(domain, mode, subgoal, [s["text"] for s in subgoals], result)
 
 
 # ---------------------------------------------------------------------------------------

@@ -753,18 +753,13 @@ def _check(
 def _hop_rule_stopped(case: FuzzCase, result: Mapping[str, Any], domain: Domain, mode: Mode) -> bool:
     """Whether the small profile's hop rule ended the plan before its next scripted subgoal."""
     from langchain_lumos.parsing import parse_plan
-    from langchain_lumos.profiles import stops_small_plan
-    from langchain_lumos.state import subgoal_result
+    from langchain_lumos.profiles import stops_small_plan_at
 
     subgoals = result.get("subgoals", [])
     if result.get("stop_reason") != "planner_stop" or not subgoals or len(case.planner) <= len(subgoals):
         return False
     parsed = parse_plan(case.planner[len(subgoals)], next_index=len(subgoals) + 1)
-    if not parsed.subgoals:
-        return False
-    last = subgoal_result(result, subgoals[-1]["index"])  # type: ignore[arg-type]
-    previous = [s["text"] for s in subgoals]
-    return stops_small_plan(domain, mode, parsed.subgoals[0].text, previous, last)
+    return bool(parsed.subgoals) and stops_small_plan_at(domain, mode, result, parsed.subgoals[0].text)
 
 
 async def afuzz_agent(
