@@ -13,8 +13,9 @@ prompt tokens prefilled, wall time, the speed-up and whether every output is ide
 
 `--agent` runs real iterative Lumos agents instead: the `smollm2` preset (small profile,
 few-shot exemplars) on maths questions with the offline maths tools, with and without
-reuse, and compares the whole results: cold (each question from an empty cache,
-alternating which goes first) and warm (the questions in sequence on one agent, as a
+reuse, and compares the whole results: cold (each question from an empty memory cache,
+as a new process starts it: without reuse, with the memory cache only, and with the
+opening prompts' exemplars on disk too; the order rotates) and warm (the questions in sequence on one agent, as a
 long-running agent answers them; see `run_agents`).
 """
 
@@ -153,13 +154,20 @@ def _comparable(value: Any) -> Any:
     return value
 
 
-def _differs(results: dict[bool, Any], key: str) -> bool:
-    return repr(_comparable(results[True].get(key))) != repr(_comparable(results[False].get(key)))
+def _differs(results: dict[str, Any], key: str) -> bool:
+    values = {repr(_comparable(r.get(key))) for r in results.values()}
+    return len(values) > 1
 
 
-def _set_reuse(llms: list[Any], reuse: bool) -> None:
+LABELS = {"none": "without reuse", "memory": "memory only", "disk": "memory + disk"}
+"""The reuse variants: none; the in-memory prefix cache; and that plus the on-disk store
+of opening prompts (`prefix_cache_dir`), as a new process after an earlier run has it."""
+
+
+def _set_reuse(llms: list[Any], variant: str, disk_dir: str | None = None) -> None:
     for llm in llms:
-        llm.prefix_cache_max_entries = 4 if reuse else 0
+        llm.prefix_cache_max_entries = 0 if variant == "none" else 4
+        llm.prefix_cache_dir = disk_dir if variant == "disk" else None
         llm.clear_prefix_cache()
 
 
@@ -169,29 +177,32 @@ def _stats(llms: list[Any], into: dict[str, int]) -> None:
             into[key] = into.get(key, 0) + value
 
 
-def _table(
-    title: str, seconds: dict[bool, float], totals: dict[bool, dict[str, int]], identical: bool
-) -> None:
+def _table(title: str, seconds: dict[str, float], totals: dict[str, dict[str, int]], identical: bool) -> None:
     print(f"-- {title}")
-    print(f"{'':16}{'calls':>6}{'prompt tokens':>14}{'prefilled':>11}{'generated':>11}{'wall s':>9}")
-    for label, reuse in (("without reuse", False), ("with reuse", True)):
-        t = totals[reuse]
+    print(
+        f"{'':16}{'calls':>6}{'prompt tokens':>14}{'prefilled':>11}{'from disk':>10}{'generated':>11}{'wall s':>9}"
+    )
+    for variant in seconds:
+        t = totals[variant]
         print(
-            f"{label:16}{t['calls']:>6}{t['prompt_tokens']:>14}{t['prefilled_tokens']:>11}"
-            f"{t['generated_tokens']:>11}{seconds[reuse]:>9.2f}"
+            f"{LABELS[variant]:16}{t['calls']:>6}{t['prompt_tokens']:>14}{t['prefilled_tokens']:>11}"
+            f"{t['disk_reused_tokens']:>10}{t['generated_tokens']:>11}{seconds[variant]:>9.2f}"
         )
-    print(f"speed-up: {seconds[False] / seconds[True]:.2f}x; identical results: {identical}")
+    ratios = ", ".join(f"{LABELS[v]} {seconds['none'] / seconds[v]:.2f}x" for v in seconds if v != "none")
+    print(f"speed-up: {ratios}; identical results: {identical}")
 
 
 def run_agents() -> None:
     """Real iterative agent runs, with and without reuse.
 
-    Cold: each question from an empty cache, with and without reuse interleaved per
-    question (reuse within one question's conversations only). Warm: the questions in
-    sequence on one agent, as a long-running agent answers them, its cache kept from
-    question to question (the few-shot exemplars every first prompt shares are reused
-    too); passes with and without reuse in the order with, without, without, with, so
-    load changes hit both alike.
+    Cold: each question from an empty memory cache, as a new process starts it: without
+    reuse, with the in-memory cache only (reuse within one question's conversations), and
+    with the on-disk store of opening prompts too (filled by the warm-up question, as an
+    earlier `lumos run` leaves it); the order rotates per question. Warm: the questions in
+    sequence on one agent, as a long-running agent answers them, its memory cache kept from
+    question to question (the few-shot exemplars every first prompt shares are reused too);
+    passes with and without reuse in the order with, without, without, with, so load
+    changes hit both alike.
     """
     import torch
 
@@ -205,39 +216,47 @@ def run_agents() -> None:
     agent = create_lumos_agent(
         models.planner, models.grounder, models.domain.create_tools(), mode="iterative", domain=models.domain
     )
-    agent.invoke(AGENT_QUESTIONS[0])  # warm-up, not counted
-    load1, _, _ = os.getloadavg()
-    seconds = {True: 0.0, False: 0.0}
-    totals: dict[bool, dict[str, int]] = {True: {}, False: {}}
-    identical = True
-    for n, question in enumerate(AGENT_QUESTIONS):
-        results = {}
-        for reuse in (True, False) if n % 2 == 0 else (False, True):
-            _set_reuse(llms, reuse)
-            start = time.perf_counter()
-            results[reuse] = agent.invoke(question)
-            seconds[reuse] += time.perf_counter() - start
-            _stats(llms, totals[reuse])
-        differ = sorted(k for k in results[True].keys() | results[False].keys() if _differs(results, k))
-        identical = identical and not differ
-        print(f"  question {n + 1}: {results[True].get('answer')!r} differing keys: {differ}", flush=True)
-    warm_seconds = {True: 0.0, False: 0.0}
-    warm_totals: dict[bool, dict[str, int]] = {True: {}, False: {}}
-    answers: dict[bool, list[Any]] = {True: [], False: []}
-    for reuse in (True, False, False, True):
-        _set_reuse(llms, reuse)
+    with tempfile.TemporaryDirectory() as disk_dir:
+        _set_reuse(llms, "disk", disk_dir)
+        agent.invoke(AGENT_QUESTIONS[0])  # warm-up, not counted; leaves the exemplars on disk
+        load1, _, _ = os.getloadavg()
+        order = ["none", "memory", "disk"]
+        seconds = dict.fromkeys(order, 0.0)
+        totals: dict[str, dict[str, int]] = {v: {} for v in order}
+        identical = True
+        for n, question in enumerate(AGENT_QUESTIONS):
+            results = {}
+            for variant in order[n % 3 :] + order[: n % 3]:
+                _set_reuse(llms, variant, disk_dir)
+                start = time.perf_counter()
+                results[variant] = agent.invoke(question)
+                seconds[variant] += time.perf_counter() - start
+                _stats(llms, totals[variant])
+            keys = set().union(*(r.keys() for r in results.values()))
+            differ = sorted(k for k in keys if _differs(results, k))
+            identical = identical and not differ
+            print(
+                f"  question {n + 1}: {results['memory'].get('answer')!r} differing keys: {differ}",
+                flush=True,
+            )
+    warm_seconds = {"none": 0.0, "memory": 0.0}
+    warm_totals: dict[str, dict[str, int]] = {"none": {}, "memory": {}}
+    answers: dict[str, list[Any]] = {"none": [], "memory": []}
+    for variant in ("memory", "none", "none", "memory"):
+        _set_reuse(llms, variant)
         start = time.perf_counter()
         batch = [agent.invoke(q) for q in AGENT_QUESTIONS]
-        warm_seconds[reuse] += time.perf_counter() - start
-        _stats(llms, warm_totals[reuse])
-        answers[reuse].append([_comparable({k: v for k, v in r.items()}) for r in batch])
-    warm_identical = all(repr(a) == repr(answers[True][0]) for a in answers[True] + answers[False])
+        warm_seconds[variant] += time.perf_counter() - start
+        _stats(llms, warm_totals[variant])
+        answers[variant].append([_comparable({k: v for k, v in r.items()}) for r in batch])
+    first = repr(answers["memory"][0])
+    warm_identical = all(repr(a) == first for a in answers["memory"] + answers["none"])
     load2, _, _ = os.getloadavg()
     print(f"== real iterative agents: smollm2 preset, maths, {len(AGENT_QUESTIONS)} questions")
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {load1:.2f} -> {load2:.2f}"
     )
-    _table("cold: each question from an empty cache", seconds, totals, identical)
+    _table("cold: each question from an empty memory cache (a new process)", seconds, totals, identical)
     _table(
         "warm: the questions in sequence, cache kept (2 passes each, with/without/without/with)",
         warm_seconds,

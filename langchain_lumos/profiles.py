@@ -604,16 +604,17 @@ class GroundingStoppingCriteria:
 
 SMALL_GRAMMAR_BOUNDS: Mapping[str, int] = MappingProxyType(
     {
-        "max_argument_chars": 160,
+        "max_argument_words": 30,
         "iterative_actions": 3,
         "onetime_actions": 9,
         "max_subgoals": 4,
-        "max_subgoal_chars": 100,
+        "max_subgoal_words": 20,
     }
 )
-"""The small-model bounds: an argument level holds at most 160 characters, an iterative
-grounding 3 actions (KnowledgeQuery, ParagraphRetrieve, QA), a one-time grounding 9, a
-one-time plan 4 subgoals of at most 100 characters each."""
+"""The small-model bounds: an argument level (and a QA question) holds at most 30 words, an
+iterative grounding 3 actions (KnowledgeQuery, ParagraphRetrieve, QA), a one-time grounding
+9, a one-time plan 4 subgoals of at most 20 words each. Words, not characters: a character
+bound costs seconds of grammar compilation per grounding turn (`grammar._text`)."""
 
 _MULTI_OUTPUT = ("SolveEquation",)
 
@@ -670,7 +671,7 @@ def grammar_for(
             mode=chosen,
             next_index=index,
             max_subgoals=min(bounds["max_subgoals"], resolved.max_subgoals),
-            max_subgoal_chars=bounds["max_subgoal_chars"],
+            max_subgoal_words=bounds["max_subgoal_words"],
         )
     if module != "ground":
         msg = f"module must be 'plan' or 'ground', got {module!r}."
@@ -691,7 +692,7 @@ def grammar_for(
         max_actions=max_actions,
         multi_output=[n for n in _MULTI_OUTPUT if n in names],
         forced_prefix=prefix,
-        max_argument_chars=bounds["max_argument_chars"],
+        max_argument_words=bounds["max_argument_words"],
         final_actions=finals,
         final_count=count,
         signatures={k: v for k, v in SIGNATURES.get(resolved.name, {}).items() if k in names}

@@ -180,6 +180,11 @@ def _dense_copy(model: Any) -> Any:
 def load_default_llm(**kwargs: Any) -> LumosTransformersLLM:
     """Build a `LumosTransformersLLM` on the converted SmolLM2 (converting once).
 
+    The opening prompts' key/value caches are kept on disk next to the converted model
+    (`prefix_cache_dir`: `<cache>/prefix-kv`, see `default_cache_dir`), so a new process
+    does not prefill the few-shot exemplars again; pass `prefix_cache_dir=None` to keep
+    them in memory only.
+
     Args:
         **kwargs: Other `LumosTransformersLLM` fields (`max_new_tokens`, ...).
 
@@ -189,4 +194,5 @@ def load_default_llm(**kwargs: Any) -> LumosTransformersLLM:
     from langchain_lumos.models.transformers import LumosTransformersLLM
 
     kwargs.setdefault("local_files_only", True)
+    kwargs.setdefault("prefix_cache_dir", str(default_cache_dir().parent / "prefix-kv"))
     return LumosTransformersLLM(model_id=str(default_model_path()), **kwargs)

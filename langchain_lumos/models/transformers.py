@@ -62,7 +62,15 @@ __all__ = [
 ]
 
 _TRUTHY = {"1", "on", "yes", "true"}
-_STAT_KEYS = ("calls", "prompt_tokens", "prefilled_tokens", "reused_tokens", "cache_hits", "generated_tokens")
+_STAT_KEYS = (
+    "calls",
+    "prompt_tokens",
+    "prefilled_tokens",
+    "reused_tokens",
+    "cache_hits",
+    "disk_reused_tokens",
+    "generated_tokens",
+)
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
@@ -467,6 +475,11 @@ class LumosTransformersLLM(BaseLLM):
     """Most tokens cached over all entries. Memory per token is
     `2 * layers * kv_heads * head_dim * dtype bytes` (SmolLM2-135M float32: 46 KB,
     Llama-2-7B float16: 512 KB)."""
+    prefix_cache_dir: str | None = None
+    """Keep opening prompts' key/value caches on disk in this directory, so a new process
+    prefills only what follows the shared few-shot exemplars (`DiskPrefixStore`; about one
+    entry per prompt template, at most 16 per model). None (default): memory only. The
+    embedded default (`load_default_llm`) sets it under the model's cache directory."""
 
     total_load_count: ClassVar[int] = 0
     """Model loads by every instance of this class in this process."""
@@ -478,6 +491,7 @@ class LumosTransformersLLM(BaseLLM):
     _gen_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _batchers: Any = PrivateAttr(default_factory=weakref.WeakKeyDictionary)
     _prefix_cache: _PrefixCache | None = PrivateAttr(default=None)
+    _disk_store: Any = PrivateAttr(default=None)
     _stats: dict[str, int] = PrivateAttr(default_factory=lambda: dict.fromkeys(_STAT_KEYS, 0))
 
     @model_validator(mode="after")
@@ -563,16 +577,23 @@ class LumosTransformersLLM(BaseLLM):
         `calls` (prompts generated), `prompt_tokens` (their tokens),
         `prefilled_tokens` (tokens actually run through the model before decoding),
         `reused_tokens` (taken from the prefix cache), `cache_hits`,
+        `disk_reused_tokens` (the part of `reused_tokens` read from `prefix_cache_dir`),
         `generated_tokens` and `cached_tokens` (held now).
         """
         held = self._prefix_cache.tokens if self._prefix_cache is not None else 0
         return {**self._stats, "cached_tokens": held}
 
-    def clear_prefix_cache(self) -> None:
-        """Drop every cached prefix (e.g. when a run ends) and reset the counters."""
+    def clear_prefix_cache(self, *, disk: bool = False) -> None:
+        """Drop every cached prefix (e.g. when a run ends) and reset the counters.
+
+        Args:
+            disk: Also delete this model's entries under `prefix_cache_dir`.
+        """
         with self._gen_lock:
             if self._prefix_cache is not None:
                 self._prefix_cache.clear()
+            if disk and self._model is not None and (store := self._disk(self._model)) is not None:
+                store.clear()
             self._stats = dict.fromkeys(_STAT_KEYS, 0)
 
     async def aload(self) -> LumosTransformersLLM:
@@ -854,10 +875,14 @@ class LumosTransformersLLM(BaseLLM):
             kwargs["logits_processor"] = LogitsProcessorList(processors)
         prompt_counts = [int(n) for n in attention_mask.sum(dim=1).tolist()]
         with self._gen_lock, torch.inference_mode():
-            reused, cache = 0, None
+            reused, cache, disk, from_disk = 0, None, None, 0
             if self._may_reuse(model, len(prompts), kwargs):
                 store = self._store()
                 cache, reused = store.take(input_ids[0].tolist())
+                if cache is None and (disk := self._disk(model)) is not None:
+                    # An opening prompt: its exemplars may be on disk from an earlier process.
+                    cache, reused = disk.take(input_ids[0].tolist(), device=device)
+                    from_disk = reused
                 if cache is None:
                     from transformers import DynamicCache
 
@@ -872,6 +897,8 @@ class LumosTransformersLLM(BaseLLM):
                 **kwargs,
             )
             if cache is not None and _reusable(cache):
+                if disk is not None:
+                    disk.offer(input_ids[0].tolist(), cache)
                 held = min(cache.get_seq_length(), output.shape[1])
                 _crop(cache, held)
                 self._store().put(output[0, :held].tolist(), cache, prompt_len)
@@ -880,6 +907,7 @@ class LumosTransformersLLM(BaseLLM):
             self._stats["prefilled_tokens"] += sum(prompt_counts) - reused
             self._stats["reused_tokens"] += reused
             self._stats["cache_hits"] += int(reused > 0)
+            self._stats["disk_reused_tokens"] += from_disk
         new_tokens = output[:, prompt_len:].tolist()
         rows = []
         for i, ids in enumerate(new_tokens):
@@ -900,6 +928,17 @@ class LumosTransformersLLM(BaseLLM):
             return False
         config = getattr(model, "generation_config", None)
         return getattr(config, "cache_implementation", None) is None
+
+    def _disk(self, model: Any) -> Any:
+        """The on-disk store of opening prompts (`prefix_cache_dir`), or None."""
+        if self.prefix_cache_dir is None:
+            return None
+        if self._disk_store is None or self._disk_store.root != Path(self.prefix_cache_dir).expanduser():
+            from langchain_lumos.models.prefix_store import DiskPrefixStore, model_fingerprint
+
+            fingerprint = model_fingerprint(model, self.model_id, revision=self.revision)
+            self._disk_store = DiskPrefixStore(self.prefix_cache_dir, fingerprint)
+        return self._disk_store
 
     def _store(self) -> _PrefixCache:
         if self._prefix_cache is None:

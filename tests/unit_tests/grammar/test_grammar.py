@@ -125,7 +125,7 @@ def test_bad_grammar_arguments_fail_fast() -> None:
 
 def test_every_sampled_grounding_of_a_random_model_parses(tiny: tuple[object, object]) -> None:
     model, tokenizer = tiny
-    grammar = grounding_grammar(ACTIONS, max_actions=2, max_argument_chars=10)
+    grammar = grounding_grammar(ACTIONS, max_actions=2, max_argument_words=2, max_word_chars=4)
     finished = 0
     for seed in range(8):
         text = _sample(model, tokenizer, GROUND_PROMPT, grammar, seed)
@@ -141,7 +141,7 @@ def test_every_sampled_grounding_of_a_random_model_parses(tiny: tuple[object, ob
 @pytest.mark.parametrize("seed", range(3))
 def test_every_sampled_plan_of_a_random_model_parses(tiny: tuple[object, object], seed: int) -> None:
     model, tokenizer = tiny
-    grammar = planning_grammar(mode="iterative", next_index=2, max_subgoal_chars=40)
+    grammar = planning_grammar(mode="iterative", next_index=2, max_subgoal_words=4, max_word_chars=8)
     text = _sample(model, tokenizer, "<|user|>\nTask: x\n<|assistant|>\n", grammar, seed)
     assert text.endswith("\n"), text
     parsed = parse_plan(text, next_index=2)
@@ -177,7 +177,7 @@ def test_vllm_fields_carry_the_same_grammar() -> None:
 def test_gbnf_conversion_keeps_the_language() -> None:
     import xgrammar as xgr
 
-    ebnf = grounding_grammar(["Knowledge_Query", "QA"], first_variable=2, max_argument_chars=24) + (
+    ebnf = grounding_grammar(["Knowledge_Query", "QA"], first_variable=2, max_argument_words=3) + (
         'my_rule.x ::= "a_b" [_a-z]{1,3} # a comment with my_rule\n'
     )
     gbnf = gbnf_grammar(ebnf)
@@ -190,7 +190,7 @@ def test_gbnf_conversion_keeps_the_language() -> None:
     accept = xgr.testing._is_grammar_accept_string
     assert accept(converted, "R2 = Knowledge_Query(Kafka); R3 = QA([R2], Question: x)\n")
     assert not accept(converted, "R1 = Knowledge_Query(Kafka)\n")
-    assert not accept(converted, "R2 = QA(far more than twenty-four characters)\n")
+    assert not accept(converted, "R2 = QA(far more than three words)\n")
 
 
 def test_gbnf_conversion_refuses_what_llama_cpp_lacks() -> None:
@@ -199,7 +199,7 @@ def test_gbnf_conversion_refuses_what_llama_cpp_lacks() -> None:
     with pytest.raises(ValueError, match="macros"):
         gbnf_grammar('root ::= TagDispatch(("<a>", b))\nb ::= "x"\n')
     with pytest.raises(ValueError, match="limit of 2000"):
-        gbnf_grammar(grounding_grammar(ACTIONS, max_argument_chars=5000))
+        gbnf_grammar(grounding_grammar(ACTIONS, max_argument_words=5000))
     with pytest.raises(ValueError, match="both 'a-b'"):
         gbnf_grammar('root ::= a_b a-b\na_b ::= "x"\na-b ::= "y"\n')
     with pytest.raises(ValueError, match="Unterminated string"):
@@ -247,11 +247,12 @@ def test_rows_without_a_grammar_and_finished_rows_are_left_alone(tiny: tuple[obj
 def test_bounded_arguments() -> None:
     import xgrammar as xgr
 
-    grammar = xgr.Grammar.from_ebnf(grounding_grammar(["Calculator"], max_argument_chars=12))
+    grammar = xgr.Grammar.from_ebnf(grounding_grammar(["Calculator"], max_argument_words=3, max_word_chars=4))
     accept = xgr.testing._is_grammar_accept_string
     assert accept(grammar, "R1 = Calculator(x + (1 * (2 + 3)) - 4)\n")
     assert not accept(grammar, "R1 = Calculator((((x))))\n")  # nested three deep
-    assert not accept(grammar, "R1 = Calculator(1 + 2 + 3 + 4 + 5)\n")  # a run of 17 characters
+    assert not accept(grammar, "R1 = Calculator(1 + 2 + 3 + 4 + 5)\n")  # a run of 9 words
+    assert not accept(grammar, "R1 = Calculator(12345)\n")  # a word of 5 characters
     unbounded = xgr.Grammar.from_ebnf(grounding_grammar(["Calculator"]))
     assert accept(unbounded, "R1 = Calculator((((1 + 2 + 3 + 4 + 5))) (x))\n")
     assert not accept(unbounded, "R1 = Calculator((x)\n")
@@ -298,7 +299,9 @@ def test_final_actions_end_the_line_at_the_last_one() -> None:
 
 def test_sampled_lines_under_final_actions_stop_at_their_qa(tiny: tuple[object, object]) -> None:
     model, tokenizer = tiny
-    grammar = grounding_grammar(ACTIONS, max_actions=3, max_argument_chars=10, final_actions=["QA"])
+    grammar = grounding_grammar(
+        ACTIONS, max_actions=3, max_argument_words=2, max_word_chars=4, final_actions=["QA"]
+    )
     finished = 0
     for seed in range(8):
         text = _sample(model, tokenizer, GROUND_PROMPT, grammar, seed)
@@ -405,7 +408,8 @@ def test_sampled_lines_under_signatures_parse_and_read_defined_variables(tiny: t
         ACTIONS,
         first_variable=3,
         max_actions=3,
-        max_argument_chars=10,
+        max_argument_words=2,
+        max_word_chars=4,
         final_actions=["QA"],
         signatures=signatures,
     )

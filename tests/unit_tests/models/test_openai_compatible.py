@@ -331,7 +331,7 @@ def test_no_model_listed_is_a_clear_error(server: FakeCompletionsServer) -> None
 
 # ---------------------------------------------------------------------------- constrained decoding
 
-GRAMMAR = grounding_grammar(["KnowledgeQuery", "QA"], max_argument_chars=40)
+GRAMMAR = grounding_grammar(["KnowledgeQuery", "QA"], max_argument_words=40)
 PLAN_GRAMMAR = planning_grammar(mode="iterative", next_index=2)
 
 

@@ -427,12 +427,18 @@ def iterative_prompts(
     grounder = GROUND_PROMPT
     calls = []
     for turn in range(1, turns + 1):
-        plan_kw = {"grammar": planning_grammar(mode="iterative", next_index=turn, max_subgoal_chars=12)}
+        plan_kw = {
+            "grammar": planning_grammar(
+                mode="iterative", next_index=turn, max_subgoal_words=3, max_word_chars=4
+            )
+        }
         plan = llm.generate([planner], **(plan_kw if constrained else {})).generations[0][0]
         calls.append((planner, plan))
         grounder += f"Subgoal to be grounded: Subgoal {turn}: {plan.text[:12]}\n<|assistant|>\n"
         ground_kw = {
-            "grammar": grounding_grammar(ACTIONS, first_variable=turn, max_actions=1, max_argument_chars=6)
+            "grammar": grounding_grammar(
+                ACTIONS, first_variable=turn, max_actions=1, max_argument_words=1, max_word_chars=2
+            )
         }
         ground = llm.generate([grounder], **(ground_kw if constrained else {})).generations[0][0]
         calls.append((grounder, ground))
@@ -530,6 +536,91 @@ def test_batched_prompts_do_not_reuse(tiny_parts, monkeypatch) -> None:
     assert len(spy.calls) == 1 and "cache" not in spy.calls[0]
     assert [g[0].generation_info["cached_tokens"] for g in result.generations] == [0, 0]
     assert [g[0].text for g in result.generations] == plain.batch([PLAN_PROMPT + "x", GROUND_PROMPT])
+
+
+EXEMPLARS = (
+    "<|user|>\nPlease provide a reasonable subgoal-based plan to solve the given task.\n"
+    "Task: Where was Franz Kafka born?; Initial Environment Description: None.\n<|assistant|>\n"
+    "Subgoal 1: Obtain the birthplace of Franz Kafka.\n\n"
+) * 3
+
+
+def disk_llm(tiny_parts: tuple[Any, Any], directory: Path) -> LumosTransformersLLM:
+    """A fresh LLM with an empty memory cache, as a new process has, on a disk store."""
+    model, tokenizer = tiny_parts
+    return LumosTransformersLLM.from_model(
+        model, tokenizer, max_new_tokens=8, stop_at_newline=False, prefix_cache_dir=str(directory)
+    )
+
+
+def entries(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*/*.safetensors"))
+
+
+def test_disk_prefix_store_reuses_shared_exemplars_across_processes(tiny_parts, tmp_path) -> None:
+    model, tokenizer = tiny_parts
+    prompts = [
+        f"{EXEMPLARS}<|user|>\nTask: {q}\n<|assistant|>\n"
+        for q in ("Who wrote Dracula?", "Where is Lima?", "x")
+    ]
+    plain = LumosTransformersLLM.from_model(
+        model, tokenizer, max_new_tokens=8, stop_at_newline=False, prefix_cache_max_entries=0
+    )
+    expected = [plain.invoke(p) for p in prompts]
+    shared = len(ids(tokenizer, f"{EXEMPLARS}<|user|>\nTask: "))
+
+    first = disk_llm(tiny_parts, tmp_path)
+    assert first.invoke(prompts[0]) == expected[0]
+    assert first.prefix_cache_stats["disk_reused_tokens"] == 0
+    assert len(entries(tmp_path)) == 1  # the whole opening prompt
+
+    second = disk_llm(tiny_parts, tmp_path)
+    assert second.invoke(prompts[1]) == expected[1]  # the same tokens as without any cache
+    stats = second.prefix_cache_stats
+    assert (
+        shared - 2 <= stats["disk_reused_tokens"] == stats["reused_tokens"] < len(ids(tokenizer, prompts[1]))
+    )
+    assert len(entries(tmp_path)) == 1  # replaced by what the two prompts share
+
+    third = disk_llm(tiny_parts, tmp_path)
+    before = entries(tmp_path)
+    assert third.invoke(prompts[2]) == expected[2]
+    assert third.prefix_cache_stats["disk_reused_tokens"] == stats["disk_reused_tokens"]
+    assert entries(tmp_path) == before  # it started with the stored entry: nothing written
+    follow_up = prompts[2] + expected[2] + "\n<|user|>\nok\n<|assistant|>\n"
+    third.invoke(follow_up)  # the conversation goes on in memory
+    assert third.prefix_cache_stats["disk_reused_tokens"] == stats["disk_reused_tokens"]
+    third.clear_prefix_cache(disk=True)
+    assert entries(tmp_path) == []
+
+
+def test_disk_prefix_store_keys_by_model_and_skips_broken_entries(tiny_parts, tmp_path) -> None:
+    from langchain_lumos.models.prefix_store import DiskPrefixStore, model_fingerprint
+
+    model, tokenizer = tiny_parts
+    prompt = f"{EXEMPLARS}<|user|>\nTask: y\n<|assistant|>\n"
+    disk_llm(tiny_parts, tmp_path).invoke(prompt)
+    (stored,) = entries(tmp_path)
+    name = model.config._name_or_path
+    assert stored.parent.name == model_fingerprint(model, name)
+    half = model.to(torch.float64)
+    try:
+        assert model_fingerprint(half, name) != stored.parent.name  # another dtype: another key
+    finally:
+        model.to(torch.float32)
+    (stored.parent / "broken.safetensors").write_bytes(b"not a safetensors file")
+    store = DiskPrefixStore(tmp_path, stored.parent.name)
+    cache, reused = store.take(ids(tokenizer, prompt))
+    assert cache is not None and reused == len(ids(tokenizer, prompt)) - 1
+    stored.unlink()
+    assert store.take(ids(tokenizer, prompt)) == (None, 0)
+    llm = disk_llm(tiny_parts, tmp_path)
+    llm._disk_store = DiskPrefixStore(tmp_path, "bounded", max_entries=2)
+    for opening in ("First", "Second", "Third"):  # nothing in common: one entry each
+        llm.invoke(f"{opening}: {prompt}")
+    assert len(list((tmp_path / "bounded").glob("*.safetensors"))) == 2  # the oldest evicted
+    with pytest.raises(ValueError, match=">= 1"):
+        DiskPrefixStore(tmp_path, "x", max_entries=0)
 
 
 async def test_async_calls_reuse_too(tiny_parts) -> None:
@@ -776,7 +867,7 @@ def test_supports_grammar_follows_xgrammar(
 def test_every_sampled_output_under_a_grounding_grammar_parses(tiny_parts) -> None:
     pytest.importorskip("xgrammar")
     model, tokenizer = tiny_parts
-    grammar = grounding_grammar(ACTIONS, max_actions=2, max_argument_chars=10)
+    grammar = grounding_grammar(ACTIONS, max_actions=2, max_argument_words=2, max_word_chars=4)
     finished = 0
     for seed in range(6):
         processors = LogitsProcessorList([Noise(seed)])
@@ -828,8 +919,8 @@ def test_an_already_valid_greedy_output_is_unchanged_by_the_grammar(tiny_parts, 
 async def test_rows_with_different_grammars_share_one_batch(llm: LumosTransformersLLM, monkeypatch) -> None:
     pytest.importorskip("xgrammar")
     llm.max_new_tokens = 40
-    ground = grounding_grammar(["KnowledgeQuery"], max_actions=1, max_argument_chars=8)
-    plan = planning_grammar(mode="iterative", next_index=2, max_subgoal_chars=10)
+    ground = grounding_grammar(["KnowledgeQuery"], max_actions=1, max_argument_words=2, max_word_chars=4)
+    plan = planning_grammar(mode="iterative", next_index=2, max_subgoal_words=2, max_word_chars=4)
     calls = [(GROUND_PROMPT, ground), (PLAN_PROMPT, plan), (TRAIN_EXACT_PROMPT, None)]
     sequential = [llm.invoke(p, grammar=g) for p, g in calls]
     llm.batch_window_ms = 200
@@ -877,7 +968,10 @@ def test_bad_grammar_arguments_fail_fast(llm: LumosTransformersLLM) -> None:
 def test_the_slow_sentencepiece_tokenizer_takes_grammars(sentencepiece_dir: Path) -> None:
     pytest.importorskip("xgrammar")
     llm = LumosTransformersLLM(model_id=str(sentencepiece_dir), max_new_tokens=60, local_files_only=True)
-    text = llm.invoke(GROUND_PROMPT, grammar=grounding_grammar(ACTIONS, max_actions=1, max_argument_chars=8))
+    text = llm.invoke(
+        GROUND_PROMPT,
+        grammar=grounding_grammar(ACTIONS, max_actions=1, max_argument_words=2, max_word_chars=4),
+    )
     assert llm.tokenizer.is_fast is False
     assert parse_actions(text).actions and "<0x" not in text, text
 

@@ -58,7 +58,7 @@ def _generate(
         ids,
         do_sample=True,
         temperature=1.5,
-        max_new_tokens=500,
+        max_new_tokens=2000,
         logits_processor=transformers.LogitsProcessorList([processor]),
         stopping_criteria=transformers.StoppingCriteriaList([stopper]),
         eos_token_id=[tokenizer.eos_token_id, *newline],

@@ -253,7 +253,7 @@ def test_grammar_for_reads_the_state_and_bounds_arguments() -> None:
     assert _accepts(grammar, "R4 = KnowledgeQuery(Prague)\n")
     assert not _accepts(grammar, "R1 = KnowledgeQuery(Prague)\n")
     assert not _accepts(grammar, "R4 = Search(Prague)\n")  # not a registered tool
-    too_long = "x" * (SMALL_GRAMMAR_BOUNDS["max_argument_chars"] + 1)
+    too_long = " ".join(["x"] * (SMALL_GRAMMAR_BOUNDS["max_argument_words"] + 1))
     assert not _accepts(grammar, f"R4 = KnowledgeQuery({too_long})\n")
     plan = grammar_for("complex_qa", QA_TOOLS, mode="iterative", module="plan", state=state)
     assert _accepts(plan, "No, I will keep planning. Subgoal 3: Obtain the river of Prague.\n")
