@@ -282,3 +282,37 @@ def test_subcommand_parsers_are_built_on_demand(capsys: pytest.CaptureFixture[st
         assert name in out
     assert main(["checkpoints"]) == 0
     assert "lumos_complex_qa_plan_iterative" in capsys.readouterr().out
+
+
+CONSOLE_SCRIPT = """
+import atexit, sys, threading, time
+from pathlib import Path
+import torch  # the quick exit applies once torch is loaded
+out = Path(sys.argv[1])
+atexit.register(lambda: (out / "atexit").write_text("ran"))
+def late() -> None:
+    time.sleep(0.3)
+    (out / "thread").write_text("joined")
+threading.Thread(target=late).start()
+sys.argv = ["lumos", "run", "What is 1 + 1?", "--domain", "maths", "--model", "scripted"]
+from langchain_lumos.cli import console
+console()
+"""
+
+
+def test_console_script_exits_quickly_but_runs_exit_handlers_and_threads(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", CONSOLE_SCRIPT, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Answer: " in done.stdout  # flushed before the quick exit
+    assert (tmp_path / "atexit").read_text() == "ran"
+    assert (tmp_path / "thread").read_text() == "joined"
+    failing = CONSOLE_SCRIPT.replace('"What is 1 + 1?", ', "")  # no task: an error, exit code 2
+    done = subprocess.run(
+        [sys.executable, "-c", failing, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and "give a task" in done.stderr
