@@ -16,6 +16,7 @@ One command, one table:
     python bench/bench_embedded.py --limit 8       # 8 questions per set, both modes
     python bench/bench_embedded.py --modes onetime --skip-gsm8k --skip-run
     python bench/bench_embedded.py --limit 8 --profile small   # with langchain_lumos.profiles
+    python bench/bench_embedded.py --run-only 3    # only `lumos run`, 3 fresh processes
 
 `--profile preset` (default) runs the domain exactly as `resolve_models` gives it, i.e.
 what `lumos run` runs; `--profile small` applies `profiles.small_model_profile` on top.
@@ -423,6 +424,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-run", action="store_true", help="skip the `lumos run` timing")
     parser.add_argument(
+        "--run-only",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only the `lumos run` timing, N times in fresh processes (no question sets)",
+    )
+    parser.add_argument(
         "--model", default="smollm2", help="model spec (default: smollm2, the embedded default)"
     )
     parser.add_argument(
@@ -439,6 +447,12 @@ def main(argv: list[str] | None = None) -> int:
         f"limit {args.limit}"
     )
     print(f"# {platform.platform()}, {os.cpu_count()} CPUs, load average {os.getloadavg()}")
+    if args.run_only:
+        timeout = max(args.time_limit, 60.0) * 3
+        for _ in range(args.run_only):
+            print_table({}, {}, bench_run(args.model, timeout=timeout, max_new_tokens=args.max_new_tokens))
+        print(f"# load average at the end {os.getloadavg()}")
+        return 0
     rows = load_questions(args.limit)
     qa = {
         mode: bench_questions(args.model, mode, rows, args.time_limit, args.profile, args.max_new_tokens)

@@ -139,8 +139,10 @@ def grounding_grammar(
         signatures: With `final_actions`: the argument shapes of some actions, as parts
             joined by `", "`: `"var"` (one variable defined before, `R1` .. `R{i-1}`),
             `"[vars]"` (a bracketed list of them), or a marker ending in a space followed
-            by a question text without parentheses, brackets, `:`, `;` or newlines
-            (`"Query: "`; so no `Answer: ...` guess rides along). `{"ParagraphRetrieve": ("var", "Query: ")}` allows
+            by a question text without parentheses, brackets, `:`, `;` or newlines that
+            ends at its first `?` if it has one (`"Query: "`; so no `Answer: ...` guess
+            and no run-on text after the question rides along).
+            `{"ParagraphRetrieve": ("var", "Query: ")}` allows
             `ParagraphRetrieve(R1, Query: Who ...?)` only. Actions not listed take any
             balanced argument text.
 
@@ -343,7 +345,9 @@ def _final_grounding_grammar(
         used = sorted({int(m.group(1)) for m in re.finditer(r"\bv(\d+)\b", "".join(lines))})
         body += "".join(f"v{i} ::= " + " | ".join(f'"R{j}"' for j in range(1, i)) + "\n" for i in used)
     if texts:
-        body += f"qtext ::= {_text(_QUESTION_CHARS, max_argument_words, nonempty=True, max_word_chars=max_word_chars)}\n"
+        # A question ends at its question mark: only the closing parenthesis may follow.
+        text = _text(_QUESTION_CHARS + "?", max_argument_words, nonempty=True, max_word_chars=max_word_chars)
+        body += f'qtext ::= {text} "?"?\n'
     return root + "".join(lines) + body + _args_rule(max_argument_words, max_word_chars)
 
 

@@ -128,7 +128,10 @@ class DiskPrefixStore:
         At least one token of `ids` is left to prefill. Returns `(None, 0)` when no entry
         shares `min_tokens` tokens with `ids`, or the entry cannot be read.
         """
-        path, _, shared = self._best(ids)
+        try:
+            path, _, shared = self._best(ids)
+        except OSError:  # an unreadable directory: prefill instead
+            return None, 0
         reuse = min(shared, len(ids) - 1)
         if path is None or reuse < self.min_tokens:
             return None, 0

@@ -898,7 +898,7 @@ class LumosTransformersLLM(BaseLLM):
             )
             if cache is not None and _reusable(cache):
                 if disk is not None:
-                    disk.offer(input_ids[0].tolist(), cache)
+                    self._offer(disk, input_ids[0].tolist(), cache)
                 held = min(cache.get_seq_length(), output.shape[1])
                 _crop(cache, held)
                 self._store().put(output[0, :held].tolist(), cache, prompt_len)
@@ -939,6 +939,18 @@ class LumosTransformersLLM(BaseLLM):
             fingerprint = model_fingerprint(model, self.model_id, revision=self.revision)
             self._disk_store = DiskPrefixStore(self.prefix_cache_dir, fingerprint)
         return self._disk_store
+
+    def _offer(self, disk: Any, ids: list[int], cache: Any) -> None:
+        """Offer an opening prompt to the disk store; a failing store never fails the call."""
+        try:
+            disk.offer(ids, cache)
+        except Exception as exc:  # a full or read-only disk: keep generating, memory only
+            warnings.warn(
+                f"prefix_cache_dir {self.prefix_cache_dir!r}: {exc}; prompts are no longer stored there",
+                stacklevel=2,
+            )
+            self.prefix_cache_dir = None
+            self._disk_store = None
 
     def _store(self) -> _PrefixCache:
         if self._prefix_cache is None:

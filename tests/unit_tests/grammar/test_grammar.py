@@ -391,6 +391,10 @@ def test_signatures_fix_argument_markers_and_defined_variables() -> None:
     assert not accept(
         grammar, head + "R5 = ParagraphRetrieve(R4, Query: a); R6 = QA([R5], Question: b, answer: c)\n"
     )
+    # A question ends at its question mark: no run-on text after it.
+    assert accept(grammar, head + "R5 = QA([R4], Question: Who painted the Mona Lisa?)\n")
+    assert not accept(grammar, head + "R5 = QA([R4], Question: Who painted it? The answer is the artist)\n")
+    assert not accept(grammar, head + "R5 = QA([R4], Question: Who?? x)\n")
     first = xgr.Grammar.from_ebnf(
         grounding_grammar(ACTIONS, max_actions=3, final_actions=["QA"], signatures=signatures)
     )

@@ -992,3 +992,14 @@ def test_load_tokenizer_slow_and_fast(sentencepiece_dir: Path, tiny_dir: Path) -
     assert ids(slow, TRAIN_EXACT_PROMPT) == original_slow_ids(
         sentencepiece_dir / "tokenizer.model", TRAIN_EXACT_PROMPT
     )
+
+
+def test_a_failing_disk_store_never_fails_a_call(tiny_parts, tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    llm = disk_llm(tiny_parts, blocker)  # entries cannot be written under a file
+    prompt = f"{EXEMPLARS}<|user|>\nTask: z\n<|assistant|>\n"
+    with pytest.warns(UserWarning, match="no longer stored"):
+        first = llm.invoke(prompt)
+    assert llm.prefix_cache_dir is None  # memory only from now on
+    assert llm.invoke(prompt) == first
