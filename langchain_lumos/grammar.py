@@ -113,6 +113,7 @@ def grounding_grammar(
     final_actions: Sequence[str] = (),
     final_count: int = 1,
     signatures: Mapping[str, Sequence[str]] | None = None,
+    context_words: Sequence[str] = (),
 ) -> str:
     """The grammar of one grounding line over `actions`.
 
@@ -143,8 +144,12 @@ def grounding_grammar(
             ends at its first `?` if it has one (`"Query: "`; so no `Answer: ...` guess
             and no run-on text after the question rides along).
             `{"ParagraphRetrieve": ("var", "Query: ")}` allows
-            `ParagraphRetrieve(R1, Query: Who ...?)` only. Actions not listed take any
-            balanced argument text.
+            `ParagraphRetrieve(R1, Query: Who ...?)` only. `"words"` is a variable defined
+            before or 1 to 8 of `context_words` joined by spaces (a search query made of
+            the question's own words, so no exemplar's entity is copied). Actions not
+            listed take any balanced argument text.
+        context_words: The words a `"words"` part may use (the task's and subgoals').
+            Empty: such a part takes any text without parentheses.
 
     Returns:
         An xgrammar EBNF grammar with rule `root`.
@@ -179,6 +184,7 @@ def grounding_grammar(
             final_actions=final_actions,
             final_count=final_count,
             signatures=signatures or {},
+            context_words=context_words,
         )
     single = " | ".join(_literal(a) for a in sorted(set(actions)))
     lines = [f'call ::= ({single}) "(" args ")"\n']
@@ -224,6 +230,7 @@ def _final_grounding_grammar(
     final_actions: Sequence[str],
     final_count: int,
     signatures: Mapping[str, Sequence[str]],
+    context_words: Sequence[str] = (),
 ) -> str:
     """`grounding_grammar` with final actions: the line ends at its `final_count`-th one.
 
@@ -251,11 +258,12 @@ def _final_grounding_grammar(
         raise ValueError(msg)
     lines: list[str] = []
     texts = False
+    words_used = False
     defined_calls: set[str] = set()
 
     def call_rule(rule: str, i: int) -> str | None:
         """The rule of a call group at `R{i}` (per variable when signatures apply)."""
-        nonlocal texts
+        nonlocal texts, words_used
         names = groups[rule]
         if not signatures:
             return rule if names else None
@@ -271,13 +279,16 @@ def _final_grounding_grammar(
             for part in shape:
                 if part == "var":
                     parts.append(f"v{i}")
+                elif part == "words":
+                    parts.append(f"(v{i} | ctxtext)" if i > 1 else "ctxtext")
+                    words_used = True
                 elif part == "[vars]":
                     parts.append(f'"[" v{i} (", " v{i})* "]"')
                 elif part.endswith(" "):
                     parts.append(f"{_literal(part)} qtext")
                     texts = True
                 else:
-                    msg = f"Unknown signature part {part!r} of {name}: use 'var', '[vars]' or 'Marker: '."
+                    msg = f"Unknown signature part {part!r} of {name}: use 'var', '[vars]', 'words' or 'Marker: '."
                     raise ValueError(msg)
             alternatives.append(f'{_literal(name)} "(" ' + ' ", " '.join(parts) + ' ")"')
         if not alternatives:
@@ -348,7 +359,23 @@ def _final_grounding_grammar(
         # A question ends at its question mark: only the closing parenthesis may follow.
         text = _text(_QUESTION_CHARS + "?", max_argument_words, nonempty=True, max_word_chars=max_word_chars)
         body += f'qtext ::= {text} "?"?\n'
+    if words_used:
+        body += f"ctxtext ::= {_context_text(context_words, max_argument_words, max_word_chars)}\n"
     return root + "".join(lines) + body + _args_rule(max_argument_words, max_word_chars)
+
+
+_CONTEXT_WORDS = 8  # the most words of a query made of context words
+_WORD_STRIP = "\"'“”‘’.,;:!?()[]"
+
+
+def _context_text(words: Sequence[str], max_words: int | None, max_word_chars: int) -> str:
+    """1 to `_CONTEXT_WORDS` of `words` joined by spaces (free text if there are none)."""
+    choices = sorted({w.strip(_WORD_STRIP) for w in words} - {""})
+    choices = [w for w in choices if "\n" not in w and "(" not in w and ")" not in w]
+    if not choices:
+        return _text(_ARGUMENT_CHARS, max_words, nonempty=True, max_word_chars=max_word_chars)
+    word = "(" + " | ".join(_literal(w) for w in choices) + ")"
+    return f'{word} (" " {word}){{0,{_CONTEXT_WORDS - 1}}}'
 
 
 def planning_grammar(

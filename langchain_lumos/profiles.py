@@ -95,7 +95,7 @@ _QA2_S2 = "Subgoal 2: Obtain the birthplace of Steven Spielberg."
 _QA2_R1 = "Question: Who directed the film Jaws?; Answer: Steven Spielberg"
 _QA2_R2 = "Question: Where was Steven Spielberg born?; Answer: Cincinnati"
 _QA2_G1 = (
-    "R1 = KnowledgeQuery(Jaws (film)); R2 = ParagraphRetrieve(R1, Query: Who directed the film Jaws?); "
+    "R1 = KnowledgeQuery(Jaws); R2 = ParagraphRetrieve(R1, Query: Who directed the film Jaws?); "
     "R3 = QA([R2], Question: Who directed the film Jaws?)"
 )
 _QA2_G2 = (
@@ -468,14 +468,21 @@ with its `QA(...)`; a maths or web subgoal is one action in the profile's exempl
 SIGNATURES: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType(
     {
         "complex_qa": MappingProxyType(
-            {"ParagraphRetrieve": ("var", "Query: "), "QA": ("[vars]", "Question: ")}
+            {
+                "KnowledgeQuery": ("words",),
+                "ParagraphRetrieve": ("var", "Query: "),
+                "QA": ("[vars]", "Question: "),
+            }
         ),
     }
 )
 """Per domain, the argument shapes the small profile's grounding grammar enforces
-(`langchain_lumos.grammar.grounding_grammar`'s `signatures`): `ParagraphRetrieve` reads a
-variable and a `Query: `, `QA` a bracketed list of variables and a `Question: ` (a
-question without `;`, so no `; Answer: ...` guess rides along)."""
+(`langchain_lumos.grammar.grounding_grammar`'s `signatures`): `KnowledgeQuery` searches
+for words of the task and the subgoals (or an earlier result, the bridge entity), so a
+small model cannot copy an exemplar's entity (`KnowledgeQuery(Dracula)` for a question
+about the Statue of Liberty); `ParagraphRetrieve` reads a variable and a `Query: `, `QA` a
+bracketed list of variables and a `Question: ` (a question without `;` that ends at its
+`?`, so no `; Answer: ...` guess or run-on text rides along)."""
 
 _ACTION_HEAD_RE = re.compile(r"(?:^|;\s*)R\d+(?:\s*,\s*R\d+)*\s*=\s*([A-Za-z_]\w*)\s*\(")
 
@@ -698,7 +705,19 @@ def grammar_for(
         signatures={k: v for k, v in SIGNATURES.get(resolved.name, {}).items() if k in names}
         if finals
         else None,
+        context_words=_context_words(state),
     )
+
+
+def _context_words(state: Mapping[str, Any]) -> list[str]:
+    """The words of the task and the subgoals so far (what a search query may use)."""
+    texts = [str(state.get("task") or "")]
+    texts += [
+        str(s.get("text", "")) if isinstance(s, Mapping) else str(s) for s in state.get("subgoals") or ()
+    ]
+    words = [w for text in texts for w in text.split()]
+    # A possessive also gives its bare name ("Kafka's" -> "Kafka").
+    return words + [w[:-2] for w in words if w.endswith(("'s", "’s"))]
 
 
 def _final_rule(

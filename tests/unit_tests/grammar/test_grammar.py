@@ -431,3 +431,25 @@ def test_sampled_lines_under_signatures_parse_and_read_defined_variables(tiny: t
                 number = int(action.variables[0][1:])
                 assert all(int(r) < number for r in re.findall(r"\bR(\d+)\b", action.args)), text
     assert finished >= 6, f"only {finished} of 8 sampled lines ended within the token cap"
+
+
+def test_a_words_part_takes_context_words_or_an_earlier_variable() -> None:
+    import xgrammar as xgr
+
+    signatures = {"KnowledgeQuery": ("words",), "QA": ("[vars]", "Question: ")}
+    words = ["Who", "designed", "the", "Statue", "of", "Liberty?"]
+    grammar = xgr.Grammar.from_ebnf(
+        grounding_grammar(
+            ACTIONS, first_variable=4, final_actions=["QA"], signatures=signatures, context_words=words
+        )
+    )
+    accept = xgr.testing._is_grammar_accept_string
+    tail = "; R5 = QA([R4], Question: Who designed it?)\n"
+    assert accept(grammar, "R4 = KnowledgeQuery(Statue of Liberty)" + tail)  # "Liberty?" stripped
+    assert accept(grammar, "R4 = KnowledgeQuery(R3)" + tail)  # the bridge entity, an earlier result
+    assert not accept(grammar, "R4 = KnowledgeQuery(Dracula)" + tail)  # an exemplar's entity
+    assert not accept(grammar, "R4 = KnowledgeQuery(R4)" + tail)  # not defined yet
+    free = xgr.Grammar.from_ebnf(
+        grounding_grammar(ACTIONS, first_variable=4, final_actions=["QA"], signatures=signatures)
+    )
+    assert accept(free, "R4 = KnowledgeQuery(Dracula)" + tail)  # no context words: any text

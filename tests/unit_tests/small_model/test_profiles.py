@@ -247,6 +247,19 @@ def test_grammars_accept_every_exemplar_output(domain: str, mode: str) -> None:
             ), text
 
 
+def test_the_small_profile_searches_for_words_of_the_question() -> None:
+    domain = small_model_profile("complex_qa", mode="iterative")
+    state = {
+        "task": "Who designed the Statue of Liberty?",
+        "subgoals": [{"index": 1, "text": "Obtain the designer of Kafka's statue."}],
+    }
+    grammar = grammar_for(domain, QA_TOOLS, mode="iterative", state=state)
+    tail = "; R2 = ParagraphRetrieve(R1, Query: Who?); R3 = QA([R2], Question: Who?)\n"
+    assert _accepts(grammar, "R1 = KnowledgeQuery(Statue of Liberty)" + tail)
+    assert _accepts(grammar, "R1 = KnowledgeQuery(Kafka)" + tail)  # a possessive's bare name
+    assert not _accepts(grammar, "R1 = KnowledgeQuery(Dracula)" + tail)  # an exemplar's entity
+
+
 def test_grammar_for_reads_the_state_and_bounds_arguments() -> None:
     state = {"variables": {"R1": "x", "R3": "y", "Env": None}, "subgoals": [{}, {}]}
     grammar = grammar_for("complex_qa", QA_TOOLS, mode="iterative", state=state)
