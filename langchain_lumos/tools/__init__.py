@@ -17,32 +17,35 @@ fetched), `ranking` (passage rankers), `worker` (deadlines for CPU-heavy work). 
 
 from __future__ import annotations
 
-from typing import Any
-
-from langchain_core.tools import BaseTool
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from langchain_lumos.domains import Domain, get_domain
-from langchain_lumos.tools.calculator import CalculatorTool
-from langchain_lumos.tools.code import CodeTool, run_code
-from langchain_lumos.tools.complex_qa import (
-    KnowledgeQueryTool,
-    ParagraphRetrieveTool,
-    QATool,
-    complex_qa_tools,
-)
-from langchain_lumos.tools.corpus import Corpus, WikiCorpus
-from langchain_lumos.tools.maths import maths_tools
-from langchain_lumos.tools.ranking import BM25Ranker, CrossEncoderRanker, EmbeddingsRanker, Ranker
-from langchain_lumos.tools.search import (
-    CorpusBackend,
-    DuckDuckGoBackend,
-    KnowledgeBackend,
-    RetrieverBackend,
-    WikipediaBackend,
-)
-from langchain_lumos.tools.url_policy import UrlPolicy
-from langchain_lumos.tools.web import CallableWebEnvironment, WebEnvironment, web_agent_tools
-from langchain_lumos.tools.webshop import ShopEnvironment, webshop_tools
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+    from langchain_lumos.tools.calculator import CalculatorTool
+    from langchain_lumos.tools.code import CodeTool, run_code
+    from langchain_lumos.tools.complex_qa import (
+        KnowledgeQueryTool,
+        ParagraphRetrieveTool,
+        QATool,
+        complex_qa_tools,
+    )
+    from langchain_lumos.tools.corpus import Corpus, WikiCorpus
+    from langchain_lumos.tools.maths import maths_tools
+    from langchain_lumos.tools.ranking import BM25Ranker, CrossEncoderRanker, EmbeddingsRanker, Ranker
+    from langchain_lumos.tools.search import (
+        CorpusBackend,
+        DuckDuckGoBackend,
+        KnowledgeBackend,
+        RetrieverBackend,
+        WikipediaBackend,
+    )
+    from langchain_lumos.tools.url_policy import UrlPolicy
+    from langchain_lumos.tools.web import CallableWebEnvironment, WebEnvironment, web_agent_tools
+    from langchain_lumos.tools.webshop import ShopEnvironment, webshop_tools
 
 __all__ = [
     "BM25Ranker",
@@ -72,6 +75,49 @@ __all__ = [
     "web_agent_tools",
     "webshop_tools",
 ]
+
+
+# Each name is imported from its module on first use, so building one toolkit does not
+# import the others (the maths engine's SymPy, the web environments).
+_LOCATIONS = {
+    "BM25Ranker": "ranking",
+    "CalculatorTool": "calculator",
+    "CallableWebEnvironment": "web",
+    "CodeTool": "code",
+    "Corpus": "corpus",
+    "CorpusBackend": "search",
+    "CrossEncoderRanker": "ranking",
+    "DuckDuckGoBackend": "search",
+    "EmbeddingsRanker": "ranking",
+    "KnowledgeBackend": "search",
+    "KnowledgeQueryTool": "complex_qa",
+    "ParagraphRetrieveTool": "complex_qa",
+    "QATool": "complex_qa",
+    "Ranker": "ranking",
+    "RetrieverBackend": "search",
+    "ShopEnvironment": "webshop",
+    "UrlPolicy": "url_policy",
+    "WebEnvironment": "web",
+    "WikiCorpus": "corpus",
+    "WikipediaBackend": "search",
+    "complex_qa_tools": "complex_qa",
+    "maths_tools": "maths",
+    "run_code": "code",
+    "web_agent_tools": "web",
+    "webshop_tools": "webshop",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LOCATIONS:
+        module = importlib.import_module(f"langchain_lumos.tools.{_LOCATIONS[name]}")
+        return getattr(module, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 def get_tools(domain: str | Domain, **kwargs: Any) -> list[BaseTool]:

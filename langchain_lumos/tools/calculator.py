@@ -19,22 +19,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-import sympy
 from langchain_core.tools import ToolException
 from pydantic import BaseModel, Field
 
-from langchain_lumos.tools.expressions import (
-    RELATIONS,
-    bind_variables,
-    combine_equations,
-    format_expression,
-    format_relation,
-    normalize,
-    parse_expression,
-    split_relation,
-    split_top_level,
-    substitutions,
-)
 from langchain_lumos.tools.symbolic import InjectedVariables, SymbolicTool
 
 __all__ = ["BooleanStyle", "CalculatorInput", "CalculatorTool", "calculate"]
@@ -63,6 +50,23 @@ def calculate(
         ToolException: Unparseable formula, unknown variable, division by zero, a result
             too large to compute.
     """
+    # SymPy loads on the first calculation, not with the toolkit: a complex-QA agent that
+    # never calculates does not pay its half-second import.
+    import sympy
+
+    from langchain_lumos.tools.expressions import (
+        RELATIONS,
+        bind_variables,
+        combine_equations,
+        format_expression,
+        format_relation,
+        normalize,
+        parse_expression,
+        split_relation,
+        split_top_level,
+        substitutions,
+    )
+
     text = normalize(bind_variables(formula, variables))
     combined = combine_equations(text)
     if combined is not None:

@@ -69,6 +69,7 @@ from sympy.parsing.sympy_parser import (
 )
 
 from langchain_lumos.parsing import closing_paren
+from langchain_lumos.tools.symbolic import MAX_INPUT_CHARS
 
 __all__ = [
     "IDENT_RE",
@@ -91,8 +92,6 @@ __all__ = [
 ]
 
 _MATH_OPS = ("*", "/", "+", "-", "^")
-MAX_INPUT_CHARS = 2000
-"""Longest input text a maths tool accepts (checked before any regular expression runs)."""
 _MAX_BOUND_CHARS = 4000
 """Longest text after variables are substituted (values can be long)."""
 _MAX_EXPONENT = 10_000

@@ -15,10 +15,15 @@ from langchain_core.callbacks import CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, InjectedToolArg, ToolException
 from pydantic import Field
 
-from langchain_lumos.tools.expressions import MAX_INPUT_CHARS
 from langchain_lumos.tools.worker import call_with_deadline
 
-__all__ = ["InjectedVariables", "SymbolicTool"]
+__all__ = ["MAX_INPUT_CHARS", "InjectedVariables", "SymbolicTool"]
+
+MAX_INPUT_CHARS = 2000
+"""Longest input text a maths tool accepts (checked before any regular expression runs).
+
+Defined here, with the tools' base, so building a toolkit does not import SymPy;
+`langchain_lumos.tools.expressions` re-exports it."""
 
 InjectedVariables = Annotated[
     dict[str, Any],

@@ -89,3 +89,20 @@ def test_cli_help_runs() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0
+
+
+def test_a_complex_qa_toolkit_loads_sympy_only_when_it_calculates() -> None:
+    code = (
+        "import sys\n"
+        "from langchain_core.language_models.fake import FakeListLLM\n"
+        "from langchain_lumos.tools import get_tools\n"
+        "tools = {t.name: t for t in get_tools('complex_qa', llm=FakeListLLM(responses=['x']))}\n"
+        "before = 'sympy' in sys.modules\n"
+        "tools['Calculator'].timeout_s = None\n"
+        "value = tools['Calculator'].invoke({'formula': '28 * 1/7'})\n"
+        "print(before, value, 'sympy' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split() == ["False", "4", "True"]
