@@ -6,10 +6,14 @@ key/value caches in memory within a process (`prefix_cache_max_entries`); a
 `DiskPrefixStore` keeps the opening prompts' caches across processes, so a new `lumos run`
 prefills only what follows the exemplars.
 
-What is kept converges on the shared part: the first opening prompt is stored whole; a
-later one that shares only a prefix of it (the exemplars, not the question) replaces it
-with that shared prefix; a prompt that starts with a stored entry writes nothing. So the
-store ends up with about one entry per distinct prompt template. Entries are
+What is kept converges on the shared parts: an opening prompt that is mostly new (it
+shares less than half of its tokens with the store) is stored whole; a prefix it shares
+with an entry (the exemplars of the same prompt template, or a shorter introduction
+common to several templates) is stored as its own entry; a prompt that starts with a
+stored entry and is mostly covered writes nothing. A new prompt reuses its longest stored
+prefix, the shortest entry of that length on a tie, so the shared parts stay in use and
+the whole prompts they came from age out. So the store ends up with about one entry per
+prompt template, and a prompt of one template never shrinks another's. Entries are
 `safetensors` files (keys and values per layer, the token ids in the header) under a
 directory named by the model's fingerprint (checkpoint, its files, dtype, config), written
 to a temporary name and renamed, so concurrent processes never read half an entry. The
@@ -115,10 +119,11 @@ class DiskPrefixStore:
         return found
 
     def _best(self, ids: Sequence[int]) -> tuple[Path | None, list[int], int]:
+        """The entry sharing the longest prefix with `ids` (the shortest entry on a tie)."""
         best: tuple[Path | None, list[int], int] = (None, [], 0)
         for path, stored in self._entries():
             n = _common_prefix(stored, ids)
-            if n > best[2]:
+            if n > best[2] or (n == best[2] and n > 0 and len(stored) < len(best[1])):
                 best = (path, stored, n)
         return best
 
@@ -144,27 +149,24 @@ class DiskPrefixStore:
         return cache, reuse
 
     def offer(self, ids: Sequence[int], cache: Any) -> None:
-        """Keep what an opening prompt shares with the store (see the module docstring).
+        """Keep what an opening prompt adds to the store (see the module docstring).
 
         Args:
             ids: The prompt's token ids.
             cache: A batch-1 cache holding at least `len(ids)` tokens of keys/values for
                 them (generated tokens after them are ignored).
         """
-        path, stored, shared = self._best(ids)
-        if path is not None and shared == len(stored):
-            return  # the prompt starts with a stored entry: nothing new
-        if path is not None and shared >= self.min_tokens:
-            keep = list(ids[:shared])  # the shared part (the exemplars) replaces the entry
-        elif len(ids) >= self.min_tokens:
-            keep = list(ids)
-        else:
+        _, stored, shared = self._best(ids)
+        keep: list[list[int]] = []
+        if shared >= self.min_tokens and len(stored) != shared:
+            keep.append(list(ids[:shared]))  # the part it shares with an entry, on its own
+        if 2 * shared < len(ids) and len(ids) >= self.min_tokens:
+            keep.append(list(ids))  # mostly new: a template not seen yet
+        if not keep:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        _save(self.directory, keep, cache)
-        if path is not None and shared >= self.min_tokens:
-            with contextlib.suppress(OSError):
-                path.unlink()
+        for part in keep:
+            _save(self.directory, part, cache)
         self._evict()
 
     def clear(self) -> None:

@@ -580,13 +580,21 @@ def test_disk_prefix_store_reuses_shared_exemplars_across_processes(tiny_parts, 
     assert (
         shared - 2 <= stats["disk_reused_tokens"] == stats["reused_tokens"] < len(ids(tokenizer, prompts[1]))
     )
-    assert len(entries(tmp_path)) == 1  # replaced by what the two prompts share
+    assert len(entries(tmp_path)) == 2  # and what the two prompts share, on its own
 
     third = disk_llm(tiny_parts, tmp_path)
     before = entries(tmp_path)
     assert third.invoke(prompts[2]) == expected[2]
     assert third.prefix_cache_stats["disk_reused_tokens"] == stats["disk_reused_tokens"]
-    assert entries(tmp_path) == before  # it started with the stored entry: nothing written
+    assert entries(tmp_path) == before  # it starts with the shared entry: nothing written
+    other = disk_llm(tiny_parts, tmp_path)  # another template with the same introduction
+    intro = "<|user|>\nPlease provide a reasonable subgoal-based plan"
+    another = intro + " in a few words.\n" + "Task: something else entirely. " * 20
+    other.invoke(another)
+    assert len(entries(tmp_path)) == 3  # mostly new: stored whole; no entry was shrunk
+    again = disk_llm(tiny_parts, tmp_path)
+    assert again.invoke(prompts[2]) == expected[2]
+    assert again.prefix_cache_stats["disk_reused_tokens"] == stats["disk_reused_tokens"]
     follow_up = prompts[2] + expected[2] + "\n<|user|>\nok\n<|assistant|>\n"
     third.invoke(follow_up)  # the conversation goes on in memory
     assert third.prefix_cache_stats["disk_reused_tokens"] == stats["disk_reused_tokens"]
