@@ -365,7 +365,7 @@ def _final_grounding_grammar(
 
 
 _CONTEXT_WORDS = 8  # the most words of a query made of context words
-_WORD_STRIP = "\"'“”‘’.,;:!?()[]"
+_WORD_STRIP = "\"'“”‘’.,;:!?()[]"  # punctuation around a word (context words, evidence spans)
 
 
 def _context_text(words: Sequence[str], max_words: int | None, max_word_chars: int) -> str:
@@ -432,9 +432,6 @@ def planning_grammar(
     )
 
 
-_SPAN_STRIP = "\"'“”‘’.,;:!?()[]"
-
-
 def span_grammar(texts: Sequence[str], *, max_words: int = 5, end: str = "\n") -> str:
     """The grammar of a short span copied from `texts`: the evidence-constrained QA answer.
 
@@ -462,7 +459,7 @@ def span_grammar(texts: Sequence[str], *, max_words: int = 5, end: str = "\n") -
     defined: set[tuple[int, int, int]] = set()
     for j, text in enumerate(texts):
         words = text.split()
-        cores = [w.strip(_SPAN_STRIP) for w in words]
+        cores = [w.strip(_WORD_STRIP) for w in words]
         for i in range(len(words) - 1, -1, -1):  # from the end, so a rule only names defined ones
             for d in range(1, max_words + 1):
                 options = [_literal(cores[i])] if cores[i] else []

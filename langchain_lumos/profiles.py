@@ -986,6 +986,16 @@ def _qa_grammar(model: Any, shown: Sequence[str], constrain: bool) -> str | None
         return None
 
 
+def _qa_request(
+    model: Any, question: str, evidence: Any, max_sentences: int, constrain: bool
+) -> tuple[list[str], Any, str | None] | None:
+    """The QA call's sentences shown, prompt and grammar (None: no evidence sentences)."""
+    shown = _ranked(question, evidence_sentences(evidence))[: max(1, max_sentences)]
+    if not shown:
+        return None
+    return shown, _qa_prompt(model, question, " ".join(shown)), _qa_grammar(model, shown, constrain)
+
+
 def small_qa_answer(
     model: Any,
     question: str,
@@ -1022,11 +1032,10 @@ def small_qa_answer(
     """
     from langchain_lumos.model_calls import call_model
 
-    shown = _ranked(question, evidence_sentences(evidence))[: max(1, max_sentences)]
-    if not shown:
+    request = _qa_request(model, question, evidence, max_sentences, constrain)
+    if request is None:
         return _NO_ANSWER
-    prompt = _qa_prompt(model, question, " ".join(shown))
-    grammar = _qa_grammar(model, shown, constrain)
+    shown, prompt, grammar = request
     reply = call_model(model, prompt, stop=["\n"], config=config, grammar=grammar).text
     return snap_to_evidence(reply, question, shown) or _NO_ANSWER
 
@@ -1043,10 +1052,9 @@ async def asmall_qa_answer(
     """Async `small_qa_answer`."""
     from langchain_lumos.model_calls import acall_model
 
-    shown = _ranked(question, evidence_sentences(evidence))[: max(1, max_sentences)]
-    if not shown:
+    request = _qa_request(model, question, evidence, max_sentences, constrain)
+    if request is None:
         return _NO_ANSWER
-    prompt = _qa_prompt(model, question, " ".join(shown))
-    grammar = _qa_grammar(model, shown, constrain)
+    shown, prompt, grammar = request
     reply = (await acall_model(model, prompt, stop=["\n"], config=config, grammar=grammar)).text
     return snap_to_evidence(reply, question, shown) or _NO_ANSWER

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DiskPrefixStore", "model_fingerprint"]
+__all__ = ["DiskPrefixStore", "common_prefix", "model_fingerprint"]
 
 _SUFFIX = ".safetensors"
 
@@ -66,7 +66,8 @@ def model_fingerprint(model: Any, model_id: str, *, revision: str | None = None)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading token ids `a` and `b` share."""
     n = 0
     for x, y in zip(a, b, strict=False):
         if x != y:
@@ -122,7 +123,7 @@ class DiskPrefixStore:
         """The entry sharing the longest prefix with `ids` (the shortest entry on a tie)."""
         best: tuple[Path | None, list[int], int] = (None, [], 0)
         for path, stored in self._entries():
-            n = _common_prefix(stored, ids)
+            n = common_prefix(stored, ids)
             if n > best[2] or (n == best[2] and n > 0 and len(stored) < len(best[1])):
                 best = (path, stored, n)
         return best

@@ -49,6 +49,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_lumos.errors import CheckpointNotFoundError
 from langchain_lumos.grammar import per_prompt_grammars
+from langchain_lumos.models.prefix_store import common_prefix
 
 if TYPE_CHECKING:
     import torch
@@ -359,7 +360,7 @@ class _PrefixCache:
         """
         best, best_len = None, 0
         for entry in self.entries:
-            n = _common_prefix(entry.ids, ids)
+            n = common_prefix(entry.ids, ids)
             if n > best_len:
                 best, best_len = entry, n
         reuse = min(best_len, len(ids) - 1)
@@ -374,20 +375,11 @@ class _PrefixCache:
 
     def put(self, ids: list[int], cache: Any, prompt_len: int) -> None:
         """Store a cache for `ids`, dropping entries it supersedes and the LRU overflow."""
-        self.entries = [e for e in self.entries if _common_prefix(e.ids, ids) < len(e.ids)]
+        self.entries = [e for e in self.entries if common_prefix(e.ids, ids) < len(e.ids)]
         if len(ids) <= self.max_tokens:
             self.entries.append(_CacheEntry(ids, cache, min(prompt_len, len(ids))))
         while self.entries and (len(self.entries) > self.max_entries or self.tokens > self.max_tokens):
             self.entries.pop(0)
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _crop(cache: Any, keep: int) -> None:

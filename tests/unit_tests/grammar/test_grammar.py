@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,6 +63,24 @@ def _sample(model: object, tokenizer: object, prompt: str, grammar: str, seed: i
         pad_token_id=tokenizer.pad_token_id,  # type: ignore[attr-defined]
     )
     return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)  # type: ignore[attr-defined]
+
+
+def _finished_groundings(model: object, tokenizer: object, grammar: str) -> list[tuple[str, Any]]:
+    """The 8 sampled grounding lines that ended within the token cap, each parsed.
+
+    At least 6 of the 8 must end there (a line the cap cut has nothing to parse yet) and
+    every finished one must parse without errors.
+    """
+    lines = []
+    for seed in range(8):
+        text = _sample(model, tokenizer, GROUND_PROMPT, grammar, seed)
+        if not text.endswith("\n"):
+            continue  # the token cap ended the line first: nothing to parse yet
+        parsed = parse_actions(text)
+        assert parsed.actions and not parsed.errors, (text, parsed)
+        lines.append((text, parsed))
+    assert len(lines) >= 6, f"only {len(lines)} of 8 sampled lines ended within the token cap"
+    return lines
 
 
 def test_grounding_grammar_accepts_lumos_lines_and_rejects_others() -> None:
@@ -126,16 +145,8 @@ def test_bad_grammar_arguments_fail_fast() -> None:
 def test_every_sampled_grounding_of_a_random_model_parses(tiny: tuple[object, object]) -> None:
     model, tokenizer = tiny
     grammar = grounding_grammar(ACTIONS, max_actions=2, max_argument_words=2, max_word_chars=4)
-    finished = 0
-    for seed in range(8):
-        text = _sample(model, tokenizer, GROUND_PROMPT, grammar, seed)
-        if not text.endswith("\n"):
-            continue  # the token cap ended the line first: nothing to parse yet
-        finished += 1
-        parsed = parse_actions(text)
-        assert parsed.actions and not parsed.errors, (text, parsed)
+    for _, parsed in _finished_groundings(model, tokenizer, grammar):
         assert {a.name for a in parsed.actions} <= set(ACTIONS)
-    assert finished >= 6, f"only {finished} of 8 sampled lines ended within the token cap"
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -302,16 +313,8 @@ def test_sampled_lines_under_final_actions_stop_at_their_qa(tiny: tuple[object, 
     grammar = grounding_grammar(
         ACTIONS, max_actions=3, max_argument_words=2, max_word_chars=4, final_actions=["QA"]
     )
-    finished = 0
-    for seed in range(8):
-        text = _sample(model, tokenizer, GROUND_PROMPT, grammar, seed)
-        if not text.endswith("\n"):
-            continue
-        finished += 1
-        parsed = parse_actions(text)
-        assert parsed.actions and not parsed.errors, (text, parsed)
+    for text, parsed in _finished_groundings(model, tokenizer, grammar):
         assert [a.name for a in parsed.actions].count("QA") == 1 and parsed.actions[-1].name == "QA", text
-    assert finished >= 6, f"only {finished} of 8 sampled lines ended within the token cap"
 
 
 SPAN_TEXTS = [
@@ -417,20 +420,12 @@ def test_sampled_lines_under_signatures_parse_and_read_defined_variables(tiny: t
         final_actions=["QA"],
         signatures=signatures,
     )
-    finished = 0
-    for seed in range(8):
-        text = _sample(model, tokenizer, GROUND_PROMPT, grammar, seed)
-        if not text.endswith("\n"):
-            continue
-        finished += 1
-        parsed = parse_actions(text)
-        assert parsed.actions and not parsed.errors, (text, parsed)
+    for text, parsed in _finished_groundings(model, tokenizer, grammar):
         assert parsed.actions[-1].name == "QA", text
         for action in parsed.actions:
             if action.name in signatures:
                 number = int(action.variables[0][1:])
                 assert all(int(r) < number for r in re.findall(r"\bR(\d+)\b", action.args)), text
-    assert finished >= 6, f"only {finished} of 8 sampled lines ended within the token cap"
 
 
 def test_a_words_part_takes_context_words_or_an_earlier_variable() -> None:
