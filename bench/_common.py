@@ -7,10 +7,13 @@ import time
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.llms import LLM
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import StructuredTool
 
-__all__ = ["SleepLLM", "async_sleep_tool", "echo_tool", "sync_sleep_tool"]
+__all__ = ["SleepChatModel", "SleepLLM", "async_sleep_tool", "echo_tool", "sync_sleep_tool"]
 
 
 class SleepLLM(LLM):
@@ -42,6 +45,40 @@ class SleepLLM(LLM):
     ) -> str:
         await asyncio.sleep(self.delay_s)
         return self.response
+
+
+class SleepChatModel(BaseChatModel):
+    """`SleepLLM` as a chat model: always replies `response` after `delay_s`."""
+
+    response: str
+    delay_s: float = 0.05
+
+    @property
+    def _llm_type(self) -> str:
+        return "sleep-chat-fake"
+
+    def _result(self) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(self.response))])
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        time.sleep(self.delay_s)
+        return self._result()
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        await asyncio.sleep(self.delay_s)
+        return self._result()
 
 
 def echo_tool(name: str = "Echo") -> StructuredTool:

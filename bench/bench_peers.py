@@ -12,7 +12,9 @@ measured is the framework: graph steps, state writes, callbacks. Three figures:
 2. `abatch` of 100 questions, 2 x `--latency` model calls each, at concurrency 4, 8 and 20:
    the fraction of the ideal wall time, ceil(100 / C) * 2 * latency, for both (Lumos-O
    with one action against `create_agent` with one tool call; the best of 3 interleaved
-   runs of each).
+   runs of each). Lumos runs twice: on text LLMs (`SleepLLM`, the raw-prompt protocol of the
+   released checkpoints) and on chat models (`SleepChatModel`, the model class
+   `create_agent` takes), so the comparison on the same model class is there too.
 3. The ratio of each Lumos figure to the peer's (time: <= 1.0 is the goal).
 
     python bench/bench_peers.py [--runs 200] [--latency 0.05] [--questions 100]
@@ -32,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SleepLLM, echo_tool
+from _common import SleepChatModel, SleepLLM, echo_tool
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, FakeListLLM
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
@@ -139,14 +141,15 @@ def _lumos_sized_state() -> Any:
     return typing.TypedDict("LumosSizedState", {**theirs, **fields}, total=False)  # type: ignore[operator]
 
 
-def lumos(mode: str, delay_s: float = 0.0) -> Any:
+def lumos(mode: str, delay_s: float = 0.0, *, chat: bool = False) -> Any:
     if mode == "onetime":
         plan = "Subgoal 1: Echo a; Subgoal 2: Echo b."
         ground = "R1 = Echo(a); R2 = Echo(b); R3 = Echo(c); R4 = Echo(d)"
         if delay_s:
+            sleeper: Any = SleepChatModel if chat else SleepLLM
             return create_lumos_agent(
-                SleepLLM(response=plan, delay_s=delay_s),
-                SleepLLM(response="R1 = Echo(done)", delay_s=delay_s),
+                sleeper(response=plan, delay_s=delay_s),
+                sleeper(response="R1 = Echo(done)", delay_s=delay_s),
                 [echo_tool()],
                 mode="onetime",
                 domain="maths",
@@ -238,18 +241,24 @@ async def batch_fraction(
 
 async def batches(
     questions: int, latency: float, levels: Sequence[int], repeats: int = 3
-) -> list[tuple[int, float, float]]:
+) -> list[tuple[int, float, float, float]]:
+    """Per concurrency level: Lumos-O on LLMs, Lumos-O on chat models, `create_agent` (fractions of ideal)."""
     ours = lumos("onetime", delay_s=latency)
+    ours_chat = lumos("onetime", delay_s=latency, chat=True)
     theirs = peer(1, 1, delay_s=latency)
-    await batch_fraction(ours, str, 10, 10, latency)  # warm up
+    for agent in (ours, ours_chat):  # warm up
+        await batch_fraction(agent, str, 10, 10, latency)
     await batch_fraction(theirs, peer_input, 10, 10, latency)
     out = []
     for c in levels:
-        a, b = 0.0, 0.0
-        for _ in range(repeats):  # interleaved, best of each: load changes hit both alike
+        a, a_chat, b = 0.0, 0.0, 0.0
+        for _ in range(repeats):  # interleaved, best of each: load changes hit all alike
             a = max(a, await batch_fraction(ours, lambda i: f"question {i}", questions, c, latency))
+            a_chat = max(
+                a_chat, await batch_fraction(ours_chat, lambda i: f"question {i}", questions, c, latency)
+            )
             b = max(b, await batch_fraction(theirs, peer_input, questions, c, latency))
-        out.append((c, a, b))
+        out.append((c, a, a_chat, b))
     return out
 
 
@@ -294,19 +303,21 @@ def main(runs: int = 200, latency: float = 0.05, questions: int = 100) -> list[d
         }
     )
     print(
-        f"\n| abatch {questions} questions, 2 x {1000 * latency:.0f} ms calls | Lumos-O fraction of ideal | create_agent | ratio |"
+        f"\n| abatch {questions} questions, 2 x {1000 * latency:.0f} ms calls, fraction of ideal "
+        "| Lumos-O, text LLMs | Lumos-O, chat models | create_agent (chat model) | ratio, LLMs | ratio, chat models |"
     )
-    print("| --- | --- | --- | --- |")
-    for c, a, b in asyncio.run(batches(questions, latency, (4, 8, 20))):
-        print(f"| concurrency {c} | {a:.2f} | {b:.2f} | {a / b:.2f} |")
-        rows.append(
-            {
-                "bench": f"peers: abatch fraction of ideal, concurrency {c}",
-                "value": f"{a:.2f} vs {b:.2f}",
-                "goal": ">= create_agent",
-                "pass": a >= b,
-            }
-        )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for c, a, a_chat, b in asyncio.run(batches(questions, latency, (4, 8, 20))):
+        print(f"| concurrency {c} | {a:.2f} | {a_chat:.2f} | {b:.2f} | {a / b:.2f} | {a_chat / b:.2f} |")
+        for label, ours in (("text LLMs", a), ("chat models", a_chat)):
+            rows.append(
+                {
+                    "bench": f"peers: abatch fraction of ideal, concurrency {c}, Lumos on {label}",
+                    "value": f"{ours:.2f} vs {b:.2f}",
+                    "goal": ">= create_agent",
+                    "pass": ours >= b,
+                }
+            )
     print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
     return rows
 

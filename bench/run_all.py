@@ -31,6 +31,7 @@ def _model_benchmarks(quick: bool) -> list[list[str]]:
     return [
         ["bench_batching.py", "--smollm2", "--repeats", "1" if quick else "2"],
         ["bench_prefix_cache.py", "--agent", "--threads", "1"],
+        ["bench_qa_step.py", *(["--limit", "8"] if quick else [])],
         ["bench_embedded.py", "--limit", "4" if quick else "30"],
     ]
 

@@ -195,7 +195,8 @@ def _run(args: argparse.Namespace) -> int:
         for m in ("planner", "grounder")
         for k in ("prompt_tokens", "completion_tokens")
     )
-    print(f"\nAnswer: {state.get('answer')}")
+    answer = state.get("answer")
+    print(f"\nAnswer: {answer if answer is not None else '(none: no subgoal found one)'}")
     print(f"Stopped: {state.get('stop_reason')} | model calls: {calls} | model tokens: {tokens}")
     if args.json:
         keep = ("task", "answer", "stop_reason", "subgoals", "actions", "observations", "usage")

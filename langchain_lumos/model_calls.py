@@ -32,6 +32,7 @@ __all__ = [
     "first_line",
     "invoke_module",
     "llm_usage",
+    "supports_choices",
     "supports_grammar",
     "to_messages",
 ]
@@ -47,6 +48,8 @@ class ModelReply:
     calls: int = 1
     """Model calls behind the reply: a chat model wrapping others may report more, or 0 for a
     reply it had already computed (`response_metadata["lumos_model_calls"]`)."""
+    choice_logprobs: tuple[float, ...] = ()
+    """For a call with `choices`: each choice's log-likelihood, in the order given."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +127,8 @@ def call_model(
     stop: list[str] | None = None,
     config: RunnableConfig | None = None,
     grammar: str | None = None,
+    choices: Sequence[str] | None = None,
+    choice_end: str | None = None,
 ) -> ModelReply:
     """Send one prompt to a chat model (as messages) or an LLM (as text).
 
@@ -135,11 +140,20 @@ def call_model(
         grammar: An xgrammar EBNF grammar (`langchain_lumos.grammar`) the reply must follow;
             sent only to models that declare `supports_grammar` (local `transformers`
             models, vLLM and llama.cpp servers), ignored for the others.
+        choices: Score these continuations instead of decoding (models that declare
+            `supports_choices`, e.g. `LumosTransformersLLM`): the reply is the likeliest
+            and `choice_logprobs` holds every choice's log-likelihood.
+        choice_end: With `choices`: the end marker scored after each choice (default:
+            the model's end-of-sequence token).
 
     Returns:
         The reply text and its prompt/completion token counts.
+
+    Raises:
+        ValueError: `choices` for a model that cannot score them.
     """
     _check(model)
+    extra = _choice_kwargs(model, choices, choice_end)
     cfg: dict[str, Any] = dict(config or {})
     if isinstance(model, BaseChatModel):
         messages = _as_messages(prompt)
@@ -147,9 +161,10 @@ def call_model(
         return ModelReply(str(reply.content), *chat_usage(reply, messages), calls=_reported_calls(reply))
     text = _as_text(prompt)
     if isinstance(model, BaseLLM):
-        result = model.generate([text], stop=stop, **_generate_kwargs(cfg), **_grammar_kwargs(model, grammar))
-        raw = result.generations[0][0].text
-        return ModelReply(raw, *llm_usage(result, text, raw))
+        result = model.generate(
+            [text], stop=stop, **_generate_kwargs(cfg), **_grammar_kwargs(model, grammar), **extra
+        )
+        return _llm_reply(result, text)
     raw = str(model.invoke(text, config=cfg, stop=stop))  # type: ignore[arg-type]
     return ModelReply(raw, estimate_tokens(text), estimate_tokens(raw))
 
@@ -161,9 +176,12 @@ async def acall_model(
     stop: list[str] | None = None,
     config: RunnableConfig | None = None,
     grammar: str | None = None,
+    choices: Sequence[str] | None = None,
+    choice_end: str | None = None,
 ) -> ModelReply:
     """Async `call_model`."""
     _check(model)
+    extra = _choice_kwargs(model, choices, choice_end)
     cfg: dict[str, Any] = dict(config or {})
     if isinstance(model, BaseChatModel):
         messages = _as_messages(prompt)
@@ -172,10 +190,9 @@ async def acall_model(
     text = _as_text(prompt)
     if isinstance(model, BaseLLM):
         result = await model.agenerate(
-            [text], stop=stop, **_generate_kwargs(cfg), **_grammar_kwargs(model, grammar)
+            [text], stop=stop, **_generate_kwargs(cfg), **_grammar_kwargs(model, grammar), **extra
         )
-        raw = result.generations[0][0].text
-        return ModelReply(raw, *llm_usage(result, text, raw))
+        return _llm_reply(result, text)
     raw = str(await model.ainvoke(text, config=cfg, stop=stop))  # type: ignore[arg-type]
     return ModelReply(raw, estimate_tokens(text), estimate_tokens(raw))
 
@@ -183,6 +200,29 @@ async def acall_model(
 def supports_grammar(model: object) -> bool:
     """Whether `model` takes a `grammar=` for constrained decoding."""
     return bool(getattr(model, "supports_grammar", False))
+
+
+def supports_choices(model: object) -> bool:
+    """Whether `model` takes `choices=`: scores continuations (`call_model(choices=...)`)."""
+    return bool(getattr(model, "supports_choices", False))
+
+
+def _choice_kwargs(
+    model: BaseLanguageModel, choices: Sequence[str] | None, end: str | None
+) -> dict[str, Any]:
+    if choices is None:
+        return {}
+    if not supports_choices(model):
+        msg = f"{type(model).__name__} cannot score choices (it has no supports_choices); decode instead."
+        raise ValueError(msg)
+    return {"choices": list(choices), **({"choice_end": end} if end is not None else {})}
+
+
+def _llm_reply(result: LLMResult, prompt: str) -> ModelReply:
+    generation = result.generations[0][0]
+    raw = generation.text
+    scores = (generation.generation_info or {}).get("choice_logprobs") or ()
+    return ModelReply(raw, *llm_usage(result, prompt, raw), choice_logprobs=tuple(scores))
 
 
 def _grammar_kwargs(model: BaseLanguageModel, grammar: str | None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from langchain_lumos.prompts import KEEP_PLANNING, STOP_PLANNING
 
 __all__ = [
     "MAX_INDEX_DIGITS",
+    "STOPWORDS",
     "Action",
     "ActionError",
     "ActionParse",
@@ -36,10 +37,13 @@ __all__ = [
     "PlanParse",
     "action_dependencies",
     "closing_paren",
+    "drop_repeated_subgoals",
     "find_variables",
+    "is_repeated_subgoal",
     "parse_actions",
     "parse_plan",
     "split_arguments",
+    "subgoal_words",
     "substitute_variables",
 ]
 
@@ -99,8 +103,48 @@ class PlanParse:
     error: str | None = None
 
 
-def _normalized(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+_SUBGOAL_LABEL_RE = re.compile(r"^\s*(?:No,\s*I will keep planning\.\s*)?(?:Subgoal\s*\d+\s*:\s*)?", re.I)
+STOPWORDS = frozenset(
+    {"a", "an", "the", "of", "to", "in", "on", "for", "and", "or", "by", "with", "from", "is", "are", "was"}
+    | {"were", "that", "this"}
+)
+"""Function words a subgoal comparison ignores."""
+
+
+def subgoal_words(text: str) -> frozenset[str]:
+    """A subgoal's content words: no label, keep-planning phrase, punctuation, case or `STOPWORDS`."""
+    words = re.sub(r"[^\w\s]", " ", _SUBGOAL_LABEL_RE.sub("", text).casefold()).split()
+    return frozenset(w for w in words if w not in STOPWORDS)
+
+
+def is_repeated_subgoal(subgoal: str, previous: Sequence[str]) -> bool:
+    """Whether a subgoal only repeats one planned before (a small model looping).
+
+    Labels (`Subgoal k:`), the keep-planning phrase, punctuation, case and function words
+    are ignored: `"Subgoal 3: Obtain the birthplace of Kafka."` repeats
+    `"Obtain birthplace of Kafka"`.
+
+    Args:
+        subgoal: The new subgoal (with or without its label).
+        previous: The subgoals planned so far.
+    """
+    words = subgoal_words(subgoal)
+    if not words:
+        return bool(previous) and any(not subgoal_words(p) for p in previous)
+    return any(words == subgoal_words(p) for p in previous)
+
+
+def drop_repeated_subgoals(subgoals: Sequence[str], previous: Sequence[str] = ()) -> list[str]:
+    """A plan without its repeats: each subgoal kept at its first occurrence.
+
+    A small model often writes `Subgoal 1: X; Subgoal 2: X; Subgoal 3: X`; this keeps one X
+    (and drops any subgoal that repeats one of `previous`).
+    """
+    kept: list[str] = []
+    for subgoal in subgoals:
+        if not is_repeated_subgoal(subgoal, [*previous, *kept]):
+            kept.append(subgoal)
+    return kept
 
 
 def parse_plan(
@@ -111,10 +155,12 @@ def parse_plan(
     Args:
         text: The planner output (only its first line is used).
         next_index: The number to give a subgoal written without a `Subgoal k:` label.
-        loose_stop: The small-model profile's stop rules (`Domain.loose_stop`): besides the
+        loose_stop: The small-model profile's rules (`Domain.loose_stop`): besides the
             original's `Yes, I will stop planning`, any "... will stop planning" (e.g.
             "No, I will stop planning.") stops, and so does a plan that only repeats
-            subgoals of `previous`. The eval-compatible profile leaves it off.
+            subgoals of `previous` (`is_repeated_subgoal`); a subgoal that repeats an
+            earlier one of the same line is dropped and the rest renumbered. The
+            eval-compatible profile leaves it off.
         previous: The texts of the subgoals planned so far (for the repeated-subgoal stop).
 
     Returns:
@@ -146,10 +192,13 @@ def parse_plan(
                 subgoals.append(ParsedSubgoal(int(match.group(1)), sub))
         if not subgoals:
             return PlanParse(raw=line, error=f"Empty subgoal in planner output {line!r}.")
-    if loose_stop and previous:
-        seen = {_normalized(p) for p in previous}
-        if all(_normalized(sg.text) in seen for sg in subgoals):
+    if loose_stop:
+        kept = drop_repeated_subgoals([sg.text for sg in subgoals], previous)
+        if not kept:  # it only repeats what was planned before
             return PlanParse(raw=line, stop=True)
+        if len(kept) < len(subgoals):  # `Subgoal 1: X; Subgoal 2: X` is one subgoal
+            first = subgoals[0].index
+            subgoals = [ParsedSubgoal(first + i, text) for i, text in enumerate(kept)]
     return PlanParse(raw=line, subgoals=tuple(subgoals))
 
 

@@ -198,6 +198,8 @@ class _Row:
     completion_tokens: int
     finish_reason: str
     cached_tokens: int = 0
+    choice_logprobs: list[float] | None = None
+    """For a call with `choices`: each choice's log-likelihood."""
 
 
 @dataclass
@@ -279,6 +281,29 @@ class _LoopBatcher:
         for r, row in zip(live, rows, strict=True):
             if not r.future.done():
                 r.future.set_result(row)
+
+
+def _per_prompt_choices(kwargs: dict[str, Any], n_prompts: int) -> list[list[str]] | None:
+    """One list of choices per prompt from a call's `choices=` (popped), or None without it."""
+    choices = kwargs.pop("choices", None)
+    if choices is None:
+        kwargs.pop("choice_end", None)
+        return None
+    if kwargs.get("grammar"):
+        msg = "A call takes choices= or grammar=, not both."
+        raise ValueError(msg)
+    rows = (
+        [list(choices)] * n_prompts
+        if all(isinstance(c, str) for c in choices)
+        else [list(c) for c in choices]
+    )
+    if len(rows) != n_prompts or not all(row and all(isinstance(c, str) and c for c in row) for row in rows):
+        msg = (
+            f"choices must be a non-empty list of non-empty strings, or {n_prompts} such lists "
+            "(one per prompt)."
+        )
+        raise ValueError(msg)
+    return rows
 
 
 def _freeze(value: Any) -> Any:
@@ -531,6 +556,20 @@ class LumosTransformersLLM(BaseLLM):
         return importlib.util.find_spec("xgrammar") is not None
 
     @property
+    def supports_choices(self) -> bool:
+        """Whether calls accept `choices=`: score the given continuations instead of decoding.
+
+        `llm.generate([prompt], choices=["Prague", "Vienna"])` returns the likelier choice
+        as the text, and every choice's log-likelihood (its tokens' and the end marker's,
+        `langchain_lumos.models.choices`) as `generation_info["choice_logprobs"]`.
+        `choices` is one list for every prompt or a list of lists, one per prompt;
+        `choice_end` is the end marker's text (default: the model's end-of-sequence token,
+        which ends a chat-template turn; `""` for none). A call takes `choices` or
+        `grammar`, not both.
+        """
+        return True
+
+    @property
     def load_count(self) -> int:
         """Number of times this instance loaded its model from disk or the Hub."""
         return self._load_count
@@ -725,6 +764,10 @@ class LumosTransformersLLM(BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
+        choices = _per_prompt_choices(kwargs, len(prompts))
+        if choices is not None:
+            end = kwargs.pop("choice_end", None)
+            return self._to_result(self._choose_rows(prompts, choices, end))
         grammars = per_prompt_grammars(kwargs.pop("grammar", None), len(prompts))
         gen_kwargs = self._merge_kwargs(kwargs)
         compiled = self._compile_grammars(grammars)
@@ -738,6 +781,11 @@ class LumosTransformersLLM(BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
+        choices = _per_prompt_choices(kwargs, len(prompts))
+        if choices is not None:
+            end = kwargs.pop("choice_end", None)
+            await self.aload()
+            return self._to_result(await asyncio.to_thread(self._choose_rows, prompts, choices, end))
         grammars = per_prompt_grammars(kwargs.pop("grammar", None), len(prompts))
         gen_kwargs = self._merge_kwargs(kwargs)
         await self.aload()  # loads (and imports torch) in a worker thread, off the loop
@@ -792,6 +840,11 @@ class LumosTransformersLLM(BaseLLM):
                             "completion_tokens": r.completion_tokens,
                             "finish_reason": r.finish_reason,
                             "cached_tokens": r.cached_tokens,
+                            **(
+                                {"choice_logprobs": r.choice_logprobs}
+                                if r.choice_logprobs is not None
+                                else {}
+                            ),
                         },
                     )
                 ]
@@ -910,6 +963,32 @@ class LumosTransformersLLM(BaseLLM):
             text = self._cut(text, stops[i])
             rows.append(_Row(text, prompt_counts[i], n_gen, reason, reused if i == 0 else 0))
         self._stats["generated_tokens"] += sum(r.completion_tokens for r in rows)
+        return rows
+
+    def _choose_rows(self, prompts: list[str], choices: list[list[str]], end: str | None) -> list[_Row]:
+        """Score each prompt's choices (`supports_choices`); the likeliest is the row's text."""
+        from langchain_lumos.models.choices import choice_logprobs
+
+        model, tokenizer = self._ensure_loaded()
+        if end is None:
+            end_ids = _eos_ids(model, tokenizer)[:1]
+        else:
+            end_ids = tokenizer(end, add_special_tokens=False)["input_ids"] if end else []
+        rows = []
+        for prompt, options in zip(prompts, choices, strict=True):
+            prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            ids = [tokenizer(c, add_special_tokens=False)["input_ids"] + end_ids for c in options]
+            with self._gen_lock:
+                scores = choice_logprobs(
+                    model, prompt_ids, ids, cache_kwarg=_cache_kwarg(model), chunk_size=self.max_batch_size
+                )
+                self._stats["calls"] += 1
+                self._stats["prompt_tokens"] += len(prompt_ids)
+                self._stats["prefilled_tokens"] += len(prompt_ids)
+            best = max(range(len(options)), key=scores.__getitem__)
+            rows.append(
+                _Row(options[best], len(prompt_ids), len(ids[best]), "choice", choice_logprobs=scores)
+            )
         return rows
 
     def _may_reuse(self, model: Any, n_prompts: int, kwargs: dict[str, Any]) -> bool:

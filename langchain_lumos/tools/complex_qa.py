@@ -40,6 +40,7 @@ from langchain_lumos.tools.search import CorpusBackend, KnowledgeBackend
 from langchain_lumos.tools.url_policy import UrlPolicy, extract_url, wiki_title_from_url
 
 __all__ = [
+    "ABBREVIATIONS",
     "ANSWER_PROMPT",
     "ANSWER_PROMPT_NO_CONTEXT",
     "ANSWER_PROMPT_YES_NO",
@@ -54,6 +55,7 @@ __all__ = [
     "QAStyle",
     "QATool",
     "complex_qa_tools",
+    "join_abbreviations",
     "small_question",
     "split_sentences",
 ]
@@ -83,22 +85,77 @@ QAStyle = Literal["eval", "small"]
 """`"eval"`: the original QA tool's behaviour; `"small"`: conveniences for small QA models."""
 
 
-def split_sentences(text: str, limit: int | None = None) -> list[str]:
+ABBREVIATIONS = frozenset(
+    {"op", "opp", "no", "nos", "vol", "st", "mt", "ft", "mr", "mrs", "ms", "dr", "jr", "sr", "prof"}
+    | {"gen", "gov", "sen", "rep", "rev", "col", "capt", "lt", "sgt", "co", "corp", "inc", "ltd"}
+    | {"bros", "vs", "etc", "approx", "ca", "c", "b", "d", "fl", "est", "jan", "feb", "aug", "sept"}
+    | {"oct", "nov", "dec", "ave", "blvd"}
+)
+"""Words whose period ends no sentence (`Op. 71`, `St. Petersburg`, `c. 1500`), lower-cased."""
+
+
+_OPENERS = frozenset(
+    {"he", "she", "it", "they", "the", "this", "these", "his", "her", "its", "their", "in", "a", "an"}
+)
+
+
+def _cut_by_abbreviation(text: str, following: str) -> bool:
+    """Whether the period ending `text` is an abbreviation's, not the end of a sentence.
+
+    An initial (`H. L. Mencken`) or a word of `ABBREVIATIONS` (`Op. 71`); a dotted
+    abbreviation (`U.S`, `D.C`) unless the next piece opens a sentence (`... in the U.S. He
+    ...`). `text` may end with that period or stop before it.
+    """
+    word = text.rsplit(None, 1)[-1] if text.strip() else ""
+    word = word.lstrip("(\"'").removesuffix(".")
+    if (len(word) == 1 and word.isalpha()) or word.casefold() in ABBREVIATIONS:
+        return True
+    opener = following.split(None, 1)[0].casefold() if following.strip() else ""
+    return "." in word and len(word) <= 6 and opener not in _OPENERS
+
+
+def join_abbreviations(pieces: Sequence[str], separator: str = ". ") -> list[str]:
+    """Glue back the pieces of a sentence split that an abbreviation's period cut apart.
+
+    Args:
+        pieces: The split text, in order.
+        separator: What the split removed between two pieces (`". "`; `" "` for pieces that
+            keep their period).
+
+    Returns:
+        The sentences.
+    """
+    out: list[str] = []
+    for piece in pieces:
+        if out and _cut_by_abbreviation(out[-1], piece):
+            out[-1] = f"{out[-1]}{separator}{piece}"
+        else:
+            out.append(piece)
+    return out
+
+
+def split_sentences(text: str, limit: int | None = None, *, abbreviations: bool = False) -> list[str]:
     r"""Cut a page into sentences the way the original `get_page_obs` did.
 
     Paragraphs (`\\n`) are split on `". "`; each sentence gets a final `.` unless it already
     ends with sentence punctuation (the original doubled the period at paragraph ends).
+    The original also cut at every abbreviation (`The Nutcracker, Op.` / `71, is an 1892
+    ballet by Pyotr Ilyich Tchaikovsky.`), which the released checkpoints were evaluated
+    with; `abbreviations=True` (the small-model style) keeps `Op. 71`, `St. Petersburg` and
+    initials in one sentence (`join_abbreviations`).
 
     Args:
         text: Page text.
         limit: Keep only the first `limit` sentences.
+        abbreviations: Do not cut after an abbreviation or an initial.
 
     Returns:
         The sentences.
     """
     sentences: list[str] = []
     for para in text.split("\n"):
-        for sent in para.strip().split(". "):
+        pieces = para.strip().split(". ")
+        for sent in join_abbreviations(pieces) if abbreviations else pieces:
             sent = sent.strip()
             if not sent:
                 continue
@@ -144,6 +201,9 @@ class KnowledgeQueryTool(BaseTool):
     """Sentences kept per search-result page (original: 15)."""
     sentences_article: int = 40
     """Sentences kept for an exact article hit (original: 40)."""
+    abbreviations: bool = False
+    """Keep an abbreviation's period inside its sentence (`Op. 71`; the small-model style).
+    False (default): cut at every `". "`, as the original did (`split_sentences`)."""
 
     def _format(self, query: str, pages: Sequence[tuple[str, str]]) -> list[str]:
         if not pages:
@@ -153,11 +213,15 @@ class KnowledgeQueryTool(BaseTool):
         if len(pages) == 1 or _norm(first_title) == _norm(query):
             label = query if _norm(first_title) == _norm(query) else first_title
             return [
-                f"{label} {TITLE_TEXT_SEP} {s}" for s in split_sentences(first_text, self.sentences_article)
+                f"{label} {TITLE_TEXT_SEP} {s}"
+                for s in split_sentences(first_text, self.sentences_article, abbreviations=self.abbreviations)
             ]
         out: list[str] = []
         for title, text in pages[: self.top_pages]:
-            out += [f"{title} {TITLE_TEXT_SEP} {s}" for s in split_sentences(text, self.sentences_per_page)]
+            out += [
+                f"{title} {TITLE_TEXT_SEP} {s}"
+                for s in split_sentences(text, self.sentences_per_page, abbreviations=self.abbreviations)
+            ]
         return out
 
     def _url_fetcher(self, url: str) -> Callable[..., Any]:
@@ -484,7 +548,8 @@ def complex_qa_tools(
             is available, else none; see `langchain_lumos.tools.code.code_tools`).
         force_yes_no: StrategyQA mode for `QA`.
         qa_style: `QA` result style: `"eval"` (the original's, for the released checkpoints)
-            or `"small"` (answers extracted and normalised, for small QA models).
+            or `"small"` (answers extracted and normalised, for small QA models; its
+            `KnowledgeQuery` also keeps abbreviations inside their sentences).
 
     Returns:
         The tools, in the order of the Lumos action list.
@@ -494,7 +559,9 @@ def complex_qa_tools(
         raise ValueError(msg)
     return [
         KnowledgeQueryTool(
-            backend=knowledge_backend or CorpusBackend(), url_policy=url_policy or UrlPolicy()
+            backend=knowledge_backend or CorpusBackend(),
+            url_policy=url_policy or UrlPolicy(),
+            abbreviations=qa_style == "small",
         ),
         ParagraphRetrieveTool(ranker=ranker or BM25Ranker()),
         QATool(llm=llm, force_yes_no=force_yes_no, style=qa_style),

@@ -316,3 +316,21 @@ def test_console_script_exits_quickly_but_runs_exit_handlers_and_threads(tmp_pat
         [sys.executable, "-c", failing, str(tmp_path)], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 2 and "give a task" in done.stderr
+
+
+def test_run_says_when_no_answer_was_found(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = ScriptedLLM(
+        responses=[
+            "Subgoal 1: Obtain the birthplace of Qzxv Wrtp.",
+            "R1 = KnowledgeQuery(Qzxv Wrtp); R2 = ParagraphRetrieve(R1, Query: Where was Qzxv Wrtp born?); "
+            "R3 = QA([R2], Question: Where was Qzxv Wrtp born?)",
+            "Yes, I will stop planning.",
+        ]
+    )
+    monkeypatch.setattr("langchain_lumos.models.smollm2.load_default_llm", lambda **_: script)
+    assert main(["run", "Where was Qzxv Wrtp born?"]) == 0
+    out = capsys.readouterr().out
+    assert "found no page for 'Qzxv Wrtp'" in out
+    assert "Answer: (none: no subgoal found one)" in out

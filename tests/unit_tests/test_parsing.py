@@ -54,6 +54,14 @@ def test_loose_stop_rules_of_the_small_model_profile() -> None:
     ).stop
     fresh = parse_plan("Subgoal 3: Find Y.", loose_stop=True, previous=["Find X."])
     assert not fresh.stop and [s.text for s in fresh.subgoals] == ["Find Y."]
+    # A one-time line that repeats itself keeps each subgoal once, renumbered.
+    line = "Subgoal 1: Obtain the birthplace of Kafka.; Subgoal 2: Obtain birthplace of Kafka; Subgoal 3: Find Y."
+    deduped = parse_plan(line, loose_stop=True)
+    assert [(s.index, s.text) for s in deduped.subgoals] == [
+        (1, "Obtain the birthplace of Kafka."),
+        (2, "Find Y."),
+    ]
+    assert len(parse_plan(line).subgoals) == 3  # the eval profile keeps what the model wrote
 
 
 @pytest.mark.parametrize("digits", [10, 4301, 10_000])

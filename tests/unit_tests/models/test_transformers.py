@@ -1011,3 +1011,85 @@ def test_a_failing_disk_store_never_fails_a_call(tiny_parts, tmp_path) -> None:
         first = llm.invoke(prompt)
     assert llm.prefix_cache_dir is None  # memory only from now on
     assert llm.invoke(prompt) == first
+
+
+# ---------------------------------------------------------------------------- choices
+
+
+def _full_logprob(model: Any, prompt: list[int], choice: list[int]) -> float:
+    """A choice's log-likelihood from one plain forward over prompt + choice (no cache)."""
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([prompt + choice])).logits[0].float().log_softmax(-1)
+    return sum(float(logits[len(prompt) + k - 1, t]) for k, t in enumerate(choice))
+
+
+def test_choice_logprobs_match_a_plain_forward(tiny_parts: tuple[Any, Any]) -> None:
+    from langchain_lumos.models.choices import choice_logprobs
+    from langchain_lumos.models.transformers import _cache_kwarg
+
+    model, tokenizer = tiny_parts
+    prompt = ids(tokenizer, PLAN_PROMPT)
+    choices = [ids(tokenizer, t) for t in ("Subgoal 1: Query France.", "Paris", "Subgoal", "R1 = QA(x)")]
+    choices = [[*c, tokenizer.eos_token_id] for c in choices]
+    expected = [_full_logprob(model, prompt, c) for c in choices]
+    for chunk in (1, 2, 16):  # one choice per batch, uneven batches, one batch
+        got = choice_logprobs(model, prompt, choices, cache_kwarg=_cache_kwarg(model), chunk_size=chunk)
+        assert got == pytest.approx(expected, abs=1e-4)
+    assert choice_logprobs(model, prompt, [], cache_kwarg=_cache_kwarg(model)) == []
+    with pytest.raises(ValueError, match="at least one token"):
+        choice_logprobs(model, prompt, [[]], cache_kwarg=_cache_kwarg(model))
+
+
+def test_llm_scores_choices_instead_of_decoding(tiny_parts: tuple[Any, Any], monkeypatch) -> None:
+    model, tokenizer = tiny_parts
+    llm = LumosTransformersLLM.from_model(model, tokenizer)
+    assert llm.supports_choices
+    monkeypatch.setattr(model, "generate", lambda *a, **k: pytest.fail("choices must not decode"))
+    options = ["Subgoal 1: Query France.", "Paris", "R1 = QA(x)"]
+    result = llm.generate([PLAN_PROMPT], choices=options)
+    info = result.generations[0][0].generation_info
+    scores = info["choice_logprobs"]
+    prompt = ids(tokenizer, PLAN_PROMPT)
+    eos = [tokenizer.eos_token_id]
+    assert scores == pytest.approx(
+        [_full_logprob(model, prompt, ids(tokenizer, o) + eos) for o in options], abs=1e-4
+    )
+    assert result.generations[0][0].text == options[max(range(3), key=scores.__getitem__)]
+    assert info["prompt_tokens"] == len(prompt)
+    # A newline as the end marker instead of the end-of-sequence token; one list per prompt.
+    newline = llm.generate([PLAN_PROMPT, GROUND_PROMPT], choices=[["Paris"], ["R1", "R2"]], choice_end="\n")
+    first = newline.generations[0][0].generation_info["choice_logprobs"]
+    assert first == pytest.approx(
+        [_full_logprob(model, prompt, ids(tokenizer, "Paris") + ids(tokenizer, "\n"))], abs=1e-4
+    )
+    assert len(newline.generations[1][0].generation_info["choice_logprobs"]) == 2
+    # The async path scores the same.
+    again = asyncio.run(llm.agenerate([PLAN_PROMPT], choices=options))
+    assert again.generations[0][0].generation_info["choice_logprobs"] == pytest.approx(scores, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"choices": []}, "non-empty"),
+        ({"choices": ["Paris", ""]}, "non-empty"),
+        ({"choices": [["Paris"]]}, "one per prompt"),  # one list for two prompts
+        ({"choices": ["Paris"], "grammar": 'root ::= "Paris"'}, "not both"),
+    ],
+)
+def test_bad_choices_fail_fast(tiny_parts: tuple[Any, Any], kwargs: dict[str, Any], message: str) -> None:
+    llm = LumosTransformersLLM.from_model(*tiny_parts)
+    with pytest.raises(ValueError, match=message):
+        llm.generate([PLAN_PROMPT, GROUND_PROMPT], **kwargs)
+
+
+def test_call_model_scores_choices_only_where_the_model_can() -> None:
+    from langchain_core.language_models import FakeListLLM
+
+    from langchain_lumos.model_calls import call_model, supports_choices
+
+    plain = FakeListLLM(responses=["Paris"])
+    assert not supports_choices(plain)
+    with pytest.raises(ValueError, match="cannot score choices"):
+        call_model(plain, "Where?", choices=["Paris"])
+    assert call_model(plain, "Where?").choice_logprobs == ()

@@ -72,3 +72,15 @@ def test_the_cap_counter_reads_finish_reasons() -> None:
     caps.handler.on_llm_start({}, ["p"], run_id=1, metadata={"lumos_module": "grounder"})
     caps.handler.on_llm_end(LLMResult(generations=generations), run_id=1)
     assert (caps.calls["grounder"], caps.capped["grounder"], caps.tokens["grounder"]) == (1, 1, 96)
+
+
+def test_the_qa_step_bench_prints_its_table(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("bench_qa_step", BENCH.parent / "bench_qa_step.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--model", "scripted", "--limit", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "| scored |" in out and "| decoded |" in out and "| constrained |" in out
+    with pytest.raises(SystemExit):
+        bench.main(["--ways", "guessed"])

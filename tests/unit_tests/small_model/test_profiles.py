@@ -494,6 +494,80 @@ def test_the_qa_step_is_constrained_to_evidence_spans_for_grammar_models() -> No
     assert small_qa_answer(plain, "Where was Franz Kafka born?", KAFKA_EVIDENCE, constrain=True) == "Prague"
 
 
+class _ChoiceLLM(_TemplateLLM):
+    """A scripted LLM that scores choices from a table (like LumosTransformersLLM) and records each call."""
+
+    table: dict[str, float] = Field(default_factory=dict)
+    scored: list[dict[str, Any]] = Field(default_factory=list)
+    templated: bool = True
+
+    @property
+    def supports_choices(self) -> bool:
+        return True
+
+    @property
+    def tokenizer(self) -> Any:
+        return super().tokenizer if self.templated else None
+
+    def _generate(self, prompts: list[str], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        from langchain_core.outputs import Generation, LLMResult
+
+        choices = kwargs.pop("choices", None)
+        if choices is None:
+            return super()._generate(prompts, stop=stop, run_manager=run_manager, **kwargs)
+        self.scored.append({"prompt": prompts[0], "choices": choices, **kwargs})
+        scores = [self.table.get(c.strip(), -20.0) for c in choices]
+        best = choices[max(range(len(scores)), key=scores.__getitem__)]
+        return LLMResult(generations=[[Generation(text=best, generation_info={"choice_logprobs": scores})]])
+
+
+def test_answer_candidates_are_short_runs_of_the_phrases_that_may_answer() -> None:
+    from langchain_lumos.profiles import answer_candidates
+
+    spans = dict(answer_candidates("Where was Franz Kafka born?", evidence_sentences(KAFKA_EVIDENCE)))
+    assert {
+        "Prague",
+        "Austro-Hungarian Empire",
+        "Austro-Hungarian",
+        "Empire",
+        "German-language Jewish Czech",
+    } <= set(spans)
+    assert "Franz Kafka" not in spans  # the question names it
+    assert spans["Prague"] == "in"  # the word before decides the prior
+
+
+def test_the_qa_step_scores_candidate_spans_where_the_model_can() -> None:
+    question = "Where was Franz Kafka born?"
+    # Equal likelihoods: the prior decides (a place after "in" for "where").
+    flat = _ChoiceLLM(responses=["unused"], table={})
+    assert small_qa_answer(flat, question, KAFKA_EVIDENCE) == "Prague"
+    (call,) = flat.scored
+    assert call["prompt"].startswith("<|im_start|>user\n")
+    assert call.get("choice_end") is None  # a chat turn ends at the end-of-sequence token
+    assert "Prague" in call["choices"] and not flat.calls  # nothing decoded
+    # A clear likelihood outweighs the prior.
+    sure = _ChoiceLLM(responses=["unused"], table={"Austro-Hungarian Empire": -0.5, "Prague": -9.0})
+    assert small_qa_answer(sure, question, KAFKA_EVIDENCE) == "Austro-Hungarian Empire"
+    # A plain prompt: the choices follow "Answer:" after a space and end at a newline.
+    plain = _ChoiceLLM(responses=["unused"], table={"Prague": -1.0}, templated=False)
+    assert small_qa_answer(plain, question, KAFKA_EVIDENCE) == "Prague"
+    assert plain.scored[0]["choice_end"] == "\n" and " Prague" in plain.scored[0]["choices"]
+    # score=False decodes and snaps; so does a model that cannot score.
+    decoding = _ChoiceLLM(responses=["He was born in Prague."], table={})
+    assert small_qa_answer(decoding, question, KAFKA_EVIDENCE, score=False) == "Prague"
+    assert not decoding.scored and decoding.calls
+    assert small_qa_answer(_TemplateLLM(responses=["Prague"]), question, KAFKA_EVIDENCE) == "Prague"
+
+
+async def test_asmall_qa_answer_scores_like_the_sync_step() -> None:
+    model = _ChoiceLLM(responses=["unused"], table={"Austro-Hungarian Empire": -0.5})
+    assert (
+        await asmall_qa_answer(model, "Where was Franz Kafka born?", KAFKA_EVIDENCE)
+        == "Austro-Hungarian Empire"
+    )
+    assert len(model.scored) == 1
+
+
 def test_the_small_profile_plans_complex_qa_in_at_most_two_hops() -> None:
     from langchain_lumos.profiles import SMALL_MAX_SUBGOALS
 

@@ -424,3 +424,34 @@ def test_small_style_drops_an_answer_the_grounder_wrote_into_the_question() -> N
     assert result == "Question: On which river is Prague?; Answer: Vltava River"
     eval_tool = QATool(llm=_chat("Answer: Vltava"))  # the eval style keeps the question as written
     assert "Answer: Danube" in eval_tool.invoke({"context": evidence, "question": "River?; Answer: Danube"})
+
+
+ABBREVIATED = (
+    "The Nutcracker, Op. 71, is an 1892 ballet by Pyotr Ilyich Tchaikovsky. It premiered in St. Petersburg. "
+    "H. L. Mencken was a journalist in the U.S. He wrote a lot. Washington, D.C. is the capital."
+)
+
+
+def test_the_small_style_keeps_abbreviations_inside_their_sentences() -> None:
+    from langchain_lumos.profiles import evidence_sentences
+    from langchain_lumos.tools.complex_qa import split_sentences
+
+    kept = [
+        "The Nutcracker, Op. 71, is an 1892 ballet by Pyotr Ilyich Tchaikovsky.",
+        "It premiered in St. Petersburg.",
+        "H. L. Mencken was a journalist in the U.S.",
+        "He wrote a lot.",
+        "Washington, D.C. is the capital.",
+    ]
+    assert split_sentences(ABBREVIATED, abbreviations=True) == kept
+    assert evidence_sentences("Evidence 1: " + ABBREVIATED) == kept
+    # The original cut at every ". ", which the eval style keeps.
+    assert split_sentences(ABBREVIATED)[:2] == [
+        "The Nutcracker, Op.",
+        "71, is an 1892 ballet by Pyotr Ilyich Tchaikovsky.",
+    ]
+    small = {t.name: t for t in complex_qa_tools(llm=FakeListLLM(responses=["x"]), qa_style="small")}
+    assert small["KnowledgeQuery"].abbreviations
+    assert not {t.name: t for t in complex_qa_tools(llm=FakeListLLM(responses=["x"]))}[
+        "KnowledgeQuery"
+    ].abbreviations
