@@ -989,13 +989,19 @@ class _QARequest:
     grammar: str | None
     candidates: list[tuple[str, str]]
     """Spans to score (`supports_choices` models); empty: decode and snap."""
-    choices: list[str]
-    choice_end: str | None
+    templated: bool
+    """Whether the prompt is in the model's chat template."""
 
     def call_kwargs(self) -> dict[str, Any]:
-        if self.candidates:
-            return {"choices": self.choices, "choice_end": self.choice_end}
-        return {"grammar": self.grammar}
+        if not self.candidates:
+            return {"grammar": self.grammar}
+        # A chat turn ends at the end-of-sequence token; a plain prompt's answer follows
+        # `Answer:` after a space and ends at its newline.
+        lead = "" if not isinstance(self.prompt, str) or self.prompt.endswith((" ", "\n")) else " "
+        return {
+            "choices": [lead + span for span, _ in self.candidates],
+            "choice_end": None if self.templated else "\n",
+        }
 
     def answer(self, reply: Any) -> str:
         """The QA step's answer from the model's reply: the best-scored span, or the snapped reply."""
@@ -1034,10 +1040,7 @@ def _qa_request(
     candidates = (
         answer_candidates(question, shown) if score and grammar is None and supports_choices(model) else []
     )
-    # A chat turn ends at the end-of-sequence token; a plain prompt's answer at its newline.
-    lead = "" if not isinstance(prompt, str) or prompt.endswith((" ", "\n")) else " "
-    choices = [lead + span for span, _ in candidates]
-    return _QARequest(question, shown, prompt, grammar, candidates, choices, None if templated else "\n")
+    return _QARequest(question, shown, prompt, grammar, candidates, templated)
 
 
 def small_qa_answer(
@@ -1064,7 +1067,7 @@ def small_qa_answer(
     Measured with SmolLM2-135M on the offline question set's 35 single-hop and HotpotQA
     questions, the page holding the answer given (`bench/bench_qa_step.py`): scored 22
     right, decoded and snapped 18; the evidence-span grammar (`constrain=True`, a model
-    that takes grammars can only write a span of at most `QA_SPAN_WORDS` words) 12, as a
+    that takes grammars can only write a span of at most `QA_SPAN_WORDS` words) 10, as a
     constrained small model starts its span at the first evidence word it likes ("The",
     "large", "capital").
 

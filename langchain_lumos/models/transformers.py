@@ -283,12 +283,12 @@ class _LoopBatcher:
                 r.future.set_result(row)
 
 
-def _per_prompt_choices(kwargs: dict[str, Any], n_prompts: int) -> list[list[str]] | None:
-    """One list of choices per prompt from a call's `choices=` (popped), or None without it."""
+def _per_prompt_choices(kwargs: dict[str, Any], n_prompts: int) -> tuple[list[list[str]] | None, str | None]:
+    """A call's `choices=` as one list per prompt (None without it) and its `choice_end` (both popped)."""
     choices = kwargs.pop("choices", None)
+    end = kwargs.pop("choice_end", None)
     if choices is None:
-        kwargs.pop("choice_end", None)
-        return None
+        return None, None
     if kwargs.get("grammar"):
         msg = "A call takes choices= or grammar=, not both."
         raise ValueError(msg)
@@ -303,7 +303,7 @@ def _per_prompt_choices(kwargs: dict[str, Any], n_prompts: int) -> list[list[str
             "(one per prompt)."
         )
         raise ValueError(msg)
-    return rows
+    return rows, end
 
 
 def _freeze(value: Any) -> Any:
@@ -764,9 +764,8 @@ class LumosTransformersLLM(BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        choices = _per_prompt_choices(kwargs, len(prompts))
+        choices, end = _per_prompt_choices(kwargs, len(prompts))
         if choices is not None:
-            end = kwargs.pop("choice_end", None)
             return self._to_result(self._choose_rows(prompts, choices, end))
         grammars = per_prompt_grammars(kwargs.pop("grammar", None), len(prompts))
         gen_kwargs = self._merge_kwargs(kwargs)
@@ -781,9 +780,8 @@ class LumosTransformersLLM(BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        choices = _per_prompt_choices(kwargs, len(prompts))
+        choices, end = _per_prompt_choices(kwargs, len(prompts))
         if choices is not None:
-            end = kwargs.pop("choice_end", None)
             await self.aload()
             return self._to_result(await asyncio.to_thread(self._choose_rows, prompts, choices, end))
         grammars = per_prompt_grammars(kwargs.pop("grammar", None), len(prompts))
