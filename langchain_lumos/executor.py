@@ -87,6 +87,7 @@ __all__ = [
     "NestedModelTokens",
     "ToolPool",
     "bind_arguments",
+    "bridge_answers",
     "check_tool_error_handling",
     "create_execute_action_node",
     "create_executor_node",
@@ -117,6 +118,8 @@ class ActionTask(TypedDict):
     """The values of the variables the action reads."""
     question: str | None
     """One-time complex QA: the task, asked by the plan's final `QA` action."""
+    exclude: NotRequired[list[str]]
+    """The small profile's task-asked `QA`: the bridge entities it must not answer."""
     deadline: NotRequired[float | None]
     """The run's wall-clock deadline (epoch seconds, from `time_limit_s`), if any."""
     episode: NotRequired[int]
@@ -195,6 +198,7 @@ def bind_arguments(
     values: Mapping[str, Any],
     *,
     question: str | None = None,
+    exclude: list[str] | None = None,
 ) -> dict[str, Any]:
     """Map a Lumos action's arguments onto the tool's input schema.
 
@@ -230,6 +234,8 @@ def bind_arguments(
             args[free[0]] = positional if wants_store else _resolve(positional, values)
     if question is not None and "question" in fields:
         args["question"] = question
+    if exclude and "exclude" in fields:
+        args["exclude"] = list(exclude)
     if wants_store:
         args["variables"] = dict(values)
     return args
@@ -758,6 +764,8 @@ def _dispatch(
                 episode=len(state.get("episodes", [])),
                 subgoal=subgoal_label(state, action["subgoal"]),
             )
+            if question is not None and setup.domain.profile == "small":
+                task["exclude"] = bridge_answers(state, action)
             sends.append(Send(EXECUTE_ACTION, task))
         return sends
     if pending or setup.mode == "onetime":
@@ -922,7 +930,13 @@ def create_execute_action_node(setup: Setup, *, route: Route | None = None) -> R
             return (
                 action,
                 tool,
-                bind_arguments(tool, action, _values(task["variables"]), question=task.get("question")),
+                bind_arguments(
+                    tool,
+                    action,
+                    _values(task["variables"]),
+                    question=task.get("question"),
+                    exclude=task.get("exclude"),
+                ),
                 None,
             )
         except ToolArgumentError as exc:
@@ -1087,17 +1101,102 @@ def _final_qa(
 ) -> tuple[BaseTool, dict[str, Any]] | None:
     """The final QA call of iterative complex QA (its tool and arguments), if one is due.
 
-    The small-model profile makes none: a small model re-reading its own `Question: ...;
-    Answer: ...` results answers worse than the last subgoal's answer, which it uses instead.
+    The original (eval style) asks the task over every `Question: ...; Answer: ...` result.
+    The small-model profile asks it over the evidence of the last `QA` action instead (see
+    `_small_final_qa`).
     """
-    if setup.mode != "iterative" or not setup.domain.final_qa or setup.domain.profile == "small":
+    if setup.mode != "iterative" or not setup.domain.final_qa:
         return None
     tool = setup.tool_map(runtime).get("QA")
-    results = [v for v in state.get("variables", {}).values() if isinstance(v, str) and "Question: " in v]
-    if tool is None or not results:
+    if tool is None:
         return None
-    context, question = final_qa_context(results), final_qa_question(setup.domain, state["task"])
-    return tool, {"context": context, "question": question}
+    question = final_qa_question(setup.domain, state["task"])
+    if setup.domain.profile == "small":
+        return _small_final_qa(tool, state, question)
+    results = [v for v in state.get("variables", {}).values() if isinstance(v, str) and "Question: " in v]
+    if not results:
+        return None
+    return tool, {"context": final_qa_context(results), "question": question}
+
+
+def _small_final_qa(
+    tool: BaseTool, state: LumosState, question: str
+) -> tuple[BaseTool, dict[str, Any]] | None:
+    """The small profile's final QA: the task asked over the last `QA` action's evidence.
+
+    A small grounder often rewrites the question it grounds ("Who built the Eiffel Tower?"
+    for "In which city is the Eiffel Tower?"), and a small model re-reading its own
+    `Question: ...; Answer: ...` results answers worse than from evidence. So, as Lumos-O
+    asks its plan's last `QA` the task, the task is asked over the evidence the last
+    successful `QA` action read (its `[R2]`, the bridge entity's page on a second hop).
+    None (no call) when no `QA` ran, or when the last one already asked the task.
+    """
+    actions = {a["id"]: a for a in state.get("actions", [])}
+    for obs in reversed(state.get("observations", [])):
+        action = actions.get(obs["action_id"])
+        if obs["status"] != "success" or action is None or action["name"] != "QA":
+            continue
+        asked = next((v for k, v in split_arguments(action["args"])[1] if k.lower() == "question"), "")
+        if _plain(asked) == _plain(question):
+            return None
+        from langchain_lumos.profiles import substitution_value
+
+        store = state.get("variables", {})
+        values = {k: substitution_value(store[k]) for k in _reads(action) if k in store}
+        exclude = bridge_answers(state, action)
+        try:
+            return tool, bind_arguments(tool, action, values, question=question, exclude=exclude)
+        except ToolArgumentError:  # it ran, so its arguments fit; a changed tool asks nothing
+            return None
+    return None
+
+
+def _plain(text: str) -> str:
+    """Text compared without case and punctuation."""
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def bridge_answers(state: LumosState, action: GroundedAction) -> list[str]:
+    """The earlier `QA` answers that an action's evidence chain looked up: its bridge entities.
+
+    The chain is the action and every action whose result it reads, transitively. An
+    answer of another `QA` action is a bridge when a chain action's argument is that answer (`KnowledgeQuery(Mali)`, or `KnowledgeQuery(R3)` with R3 answered
+    Mali). A multi-hop task asked over the bridge's page is never answered by the bridge
+    itself (the small profile's `QA` excludes it). Answers are read as the small profile
+    passes them (`substitution_value`).
+    """
+    from langchain_lumos.profiles import substitution_value
+
+    actions = state.get("actions", [])
+    store = state.get("variables", {})
+    maker = {name: a for a in actions for name in a["variables"]}
+    chain, todo = {action["id"]: action}, [action]
+    while todo:
+        for name in _reads(todo.pop()):
+            made = maker.get(name)
+            if made is not None and made["id"] not in chain:
+                chain[made["id"]] = made
+                todo.append(made)
+    answers: dict[str, str] = {}
+    for other in actions:
+        if other["name"] == "QA" and other["id"] != action["id"]:
+            for name in other["variables"]:
+                value = store.get(name)
+                if isinstance(value, str) and "Answer: " in value:
+                    answer = str(substitution_value(value))
+                    answers.setdefault(_plain(answer), answer)
+    answers.pop("", None)
+    if not answers:
+        return []
+    values = {k: substitution_value(v) for k, v in store.items()}
+    found: list[str] = []
+    for link in chain.values():
+        positional, keywords = split_arguments(link["args"])
+        for part in [positional or "", *(v for _, v in keywords)]:
+            bridge = answers.get(_plain(substitute_variables(part, values)))
+            if bridge is not None and bridge not in found:
+                found.append(bridge)
+    return found
 
 
 def needs_final_qa(setup: Setup, state: LumosState, runtime: Runtime[Any]) -> bool:

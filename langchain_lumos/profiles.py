@@ -63,6 +63,7 @@ from langchain_lumos.prompts import (
 __all__ = [
     "FINAL_ACTIONS",
     "QA_PRIOR_WEIGHT",
+    "QA_SENTENCES",
     "QA_SPAN_WORDS",
     "SIGNATURES",
     "SMALL_GRAMMAR_BOUNDS",
@@ -793,12 +794,17 @@ def _which_noun(question: str) -> str:
     return match.group(1) if match and match.group(1) not in _QUESTION_WORDS else ""
 
 
-def _phrases(question: str, sentence: str) -> list[tuple[str, str]]:
-    """Capitalised or numeric phrases of a sentence that the question does not name.
+def _named(question: str, exclude: Sequence[str]) -> set[str]:
+    """The words an answer may not be made of: the question's, and those of answers excluded."""
+    return set(_words(question)).union(*(_words(text) for text in exclude))
+
+
+def _phrases(question: str, sentence: str, exclude: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """Capitalised or numeric phrases of a sentence that neither the question nor `exclude` names.
 
     Returns `(phrase, word before it)` pairs in sentence order.
     """
-    asked = set(_words(question))
+    asked = _named(question, exclude)
     head = _which_noun(question)
     found: list[tuple[str, str]] = []
     current: list[str] = []
@@ -857,18 +863,18 @@ def _phrase_score(question: str, phrase: str, before: str) -> int:
     return score
 
 
-def _fallback_span(question: str, sentences: Sequence[str]) -> str:
+def _fallback_span(question: str, sentences: Sequence[str], exclude: Sequence[str] = ()) -> str:
     """The phrase of the best sentences most likely to answer the question (by its type)."""
     best, best_score = "", -(10**6)
     for rank, sentence in enumerate(sentences):
-        for phrase, before in _phrases(question, sentence):
+        for phrase, before in _phrases(question, sentence, exclude):
             score = 3 * _phrase_score(question, phrase, before) - rank
             if score > best_score:
                 best, best_score = phrase, score
     return best
 
 
-def snap_to_evidence(reply: str, question: str, sentences: Sequence[str]) -> str:
+def snap_to_evidence(reply: str, question: str, sentences: Sequence[str], exclude: Sequence[str] = ()) -> str:
     """A short span of the evidence for a model's reply (never the raw evidence text).
 
     The reply's `Answer:` part, first line, is looked up in the evidence: the longest run
@@ -883,6 +889,8 @@ def snap_to_evidence(reply: str, question: str, sentences: Sequence[str]) -> str
         reply: The model's reply.
         question: The question.
         sentences: The evidence sentences, best first.
+        exclude: Answers this one is not (an earlier step's bridge entity): a span made
+            only of their words is never the answer.
 
     Returns:
         At most 8 words, or `""` when the evidence offers nothing.
@@ -891,6 +899,7 @@ def snap_to_evidence(reply: str, question: str, sentences: Sequence[str]) -> str
     text = (parts[-1] if len(parts) > 1 else reply).strip().split("\n", 1)[0]
     text = text.strip().strip("\"'").rstrip(".").strip()
     asked = set(_words(question))
+    excluded = _named("", exclude)
     reply_words = _words(text)[:32]
     best: tuple[int, int, str] = (0, 0, "")  # (words, -position in the reply, span)
     longest = 0
@@ -918,13 +927,15 @@ def snap_to_evidence(reply: str, question: str, sentences: Sequence[str]) -> str
                     # A copied clause ("is an 1892 ballet by") is not an answer span.
                     if hi == lo or hi - lo > _MAX_SNAP_WORDS or any(w in _VERBS for w in lowered[lo:hi]):
                         continue
+                    if excluded and set(lowered[lo:hi]) <= excluded:
+                        continue
                     candidate = (hi - lo, -(j + lo - i), sentence[tokens[lo].start() : tokens[hi - 1].end()])
                     if candidate[:2] > best[:2]:
                         best = candidate
         # A reply copying a long stretch of the evidence echoes it rather than answering.
         if best[0] and longest < _ECHO_WORDS:
             return best[2]
-    return _fallback_span(question, sentences[:3])
+    return _fallback_span(question, sentences[:3], exclude)
 
 
 def _qa_prompt(model: Any, question: str, evidence: str) -> tuple[Any, bool]:
@@ -950,13 +961,18 @@ QA_SPAN_WORDS = 5
 """The most words of an evidence-constrained QA answer (`span_grammar`)."""
 
 QA_PRIOR_WEIGHT = 2.0
-"""How much the answer-type prior of a span (`_phrase_score`, in points) weighs against the
-model's log-likelihood of it (in nats) when the QA step scores spans (`answer_candidates`)."""
+"""How much the prior of a span (`_span_prior`, in points) weighs against the model's
+log-likelihood of it (in nats) when the QA step scores spans (`answer_candidates`)."""
+
+QA_SENTENCES = 3
+"""How many evidence sentences (those best matching the question) the QA step shows the model."""
 
 _MAX_CHOICES = 64
 
 
-def answer_candidates(question: str, sentences: Sequence[str]) -> list[tuple[str, str]]:
+def answer_candidates(
+    question: str, sentences: Sequence[str], exclude: Sequence[str] = ()
+) -> list[tuple[str, str]]:
     """The evidence spans a scored QA step weighs: short runs of the phrases that may answer.
 
     Every run of 1 to 6 consecutive words inside a capitalised or numeric phrase of the
@@ -966,6 +982,8 @@ def answer_candidates(question: str, sentences: Sequence[str]) -> list[tuple[str
     Args:
         question: The question.
         sentences: The evidence sentences shown to the model.
+        exclude: Answers this one is not (a bridge entity): no span made only of their
+            words, as of the question's.
 
     Returns:
         `(span, word before it)` pairs; the word before decides the prior (`in` before a
@@ -973,12 +991,21 @@ def answer_candidates(question: str, sentences: Sequence[str]) -> list[tuple[str
     """
     found: dict[str, str] = {}
     for sentence in sentences:
-        for phrase, before in _phrases(question, sentence):
+        for phrase, before in _phrases(question, sentence, exclude):
             words = phrase.split()
             for i in range(len(words)):
                 for j in range(i + 1, min(len(words), i + _MAX_SNAP_WORDS) + 1):
                     found.setdefault(" ".join(words[i:j]), before if i == 0 else words[i - 1].casefold())
     return list(found.items())[:_MAX_CHOICES]
+
+
+def _span_prior(question: str, span: str, before: str, shown: Sequence[str]) -> int:
+    """A candidate span's prior, in points.
+
+    Its answer-type fit (`_phrase_score`), plus a point when it lies in the sentence that
+    best matches the question (`shown[0]`).
+    """
+    return _phrase_score(question, span, before) + (bool(shown) and span in shown[0])
 
 
 @dataclass(frozen=True)
@@ -991,6 +1018,8 @@ class _QARequest:
     """Spans to score (`supports_choices` models); empty: decode and snap."""
     templated: bool
     """Whether the prompt is in the model's chat template."""
+    exclude: tuple[str, ...] = ()
+    """Answers this one is not (an earlier step's bridge entity)."""
 
     def call_kwargs(self) -> dict[str, Any]:
         if not self.candidates:
@@ -1007,11 +1036,11 @@ class _QARequest:
         """The QA step's answer from the model's reply: the best-scored span, or the snapped reply."""
         if self.candidates and len(reply.choice_logprobs) == len(self.candidates):
             scores = [
-                logprob + QA_PRIOR_WEIGHT * _phrase_score(self.question, span, before)
+                logprob + QA_PRIOR_WEIGHT * _span_prior(self.question, span, before, self.shown)
                 for (span, before), logprob in zip(self.candidates, reply.choice_logprobs, strict=True)
             ]
             return self.candidates[max(range(len(scores)), key=scores.__getitem__)][0]
-        return snap_to_evidence(reply.text, self.question, self.shown) or _NO_ANSWER
+        return snap_to_evidence(reply.text, self.question, self.shown, self.exclude) or _NO_ANSWER
 
 
 def _qa_grammar(model: Any, shown: Sequence[str], constrain: bool) -> str | None:
@@ -1027,7 +1056,13 @@ def _qa_grammar(model: Any, shown: Sequence[str], constrain: bool) -> str | None
 
 
 def _qa_request(
-    model: Any, question: str, evidence: Any, max_sentences: int, constrain: bool, score: bool
+    model: Any,
+    question: str,
+    evidence: Any,
+    max_sentences: int,
+    constrain: bool,
+    score: bool,
+    exclude: Sequence[str] = (),
 ) -> _QARequest | None:
     """The QA call: the sentences shown, the prompt, and the spans to score or the grammar (None: no evidence)."""
     from langchain_lumos.model_calls import supports_choices
@@ -1038,9 +1073,11 @@ def _qa_request(
     prompt, templated = _qa_prompt(model, question, " ".join(shown))
     grammar = _qa_grammar(model, shown, constrain)
     candidates = (
-        answer_candidates(question, shown) if score and grammar is None and supports_choices(model) else []
+        answer_candidates(question, shown, exclude)
+        if score and grammar is None and supports_choices(model)
+        else []
     )
-    return _QARequest(question, shown, prompt, grammar, candidates, templated)
+    return _QARequest(question, shown, prompt, grammar, candidates, templated, tuple(exclude))
 
 
 def small_qa_answer(
@@ -1048,10 +1085,11 @@ def small_qa_answer(
     question: str,
     evidence: Any,
     *,
-    max_sentences: int = 2,
+    max_sentences: int = QA_SENTENCES,
     config: Any = None,
     constrain: bool = False,
     score: bool = True,
+    exclude: Sequence[str] = (),
 ) -> str:
     """Answer a question from evidence with a short span (the small-model QA step).
 
@@ -1082,13 +1120,16 @@ def small_qa_answer(
         constrain: Constrain the reply to evidence spans (models that take grammars only).
         score: Score the candidate spans where the model can (default); False always
             decodes and snaps.
+        exclude: Answers this one is not: an earlier step's bridge entity, when a
+            multi-hop task is asked over the bridge's page. No span made only of their
+            words is answered.
 
     Returns:
         A short answer span, or `"No answer"` when the evidence is empty or offers none.
     """
     from langchain_lumos.model_calls import call_model
 
-    request = _qa_request(model, question, evidence, max_sentences, constrain, score)
+    request = _qa_request(model, question, evidence, max_sentences, constrain, score, exclude)
     if request is None:
         return _NO_ANSWER
     return request.answer(
@@ -1101,15 +1142,16 @@ async def asmall_qa_answer(
     question: str,
     evidence: Any,
     *,
-    max_sentences: int = 2,
+    max_sentences: int = QA_SENTENCES,
     config: Any = None,
     constrain: bool = False,
     score: bool = True,
+    exclude: Sequence[str] = (),
 ) -> str:
     """Async `small_qa_answer`."""
     from langchain_lumos.model_calls import acall_model
 
-    request = _qa_request(model, question, evidence, max_sentences, constrain, score)
+    request = _qa_request(model, question, evidence, max_sentences, constrain, score, exclude)
     if request is None:
         return _NO_ANSWER
     reply = await acall_model(model, request.prompt, stop=["\n"], config=config, **request.call_kwargs())

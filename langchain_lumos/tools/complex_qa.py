@@ -376,6 +376,13 @@ class QAInput(BaseModel):
 
     context: list[Any] | str = Field(description="Evidence to answer from (variables' values).")
     question: str = Field(description="The question to answer.")
+    exclude: list[str] | None = Field(
+        default=None,
+        description=(
+            "Answers this one is not (an earlier step's bridge entity). Only the small style "
+            "uses it; the eval style returns the model's reply as it is."
+        ),
+    )
 
 
 _ANSWER_RE = re.compile(r"answer\s*:\s*", re.I)
@@ -483,6 +490,7 @@ class QATool(BaseTool):
         self,
         context: list[Any] | str,
         question: str,
+        exclude: list[str] | None = None,
         run_manager: CallbackManagerForToolRun | None = None,
     ) -> str:
         question = self._question(question)
@@ -491,7 +499,8 @@ class QATool(BaseTool):
 
             question = small_question(question)
             config = _qa_config(run_manager.get_child() if run_manager else None)
-            return _small_result(question, small_qa_answer(self.llm, question, context, config=config))
+            answer = small_qa_answer(self.llm, question, context, config=config, exclude=exclude or ())
+            return _small_result(question, answer)
         prompts = self._prompts(context, question)
         for i, prompt in enumerate(prompts):
             config = _qa_config(run_manager.get_child() if run_manager else None)
@@ -505,6 +514,7 @@ class QATool(BaseTool):
         self,
         context: list[Any] | str,
         question: str,
+        exclude: list[str] | None = None,
         run_manager: AsyncCallbackManagerForToolRun | None = None,
     ) -> str:
         question = self._question(question)
@@ -513,7 +523,8 @@ class QATool(BaseTool):
 
             question = small_question(question)
             config = _qa_config(run_manager.get_child() if run_manager else None)
-            return _small_result(question, await asmall_qa_answer(self.llm, question, context, config=config))
+            answer = await asmall_qa_answer(self.llm, question, context, config=config, exclude=exclude or ())
+            return _small_result(question, answer)
         prompts = self._prompts(context, question)
         for i, prompt in enumerate(prompts):
             config = _qa_config(run_manager.get_child() if run_manager else None)

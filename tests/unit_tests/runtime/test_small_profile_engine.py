@@ -106,21 +106,110 @@ def test_the_small_profile_passes_a_qa_answer_to_later_actions(profile: str, exp
     assert seen == [expected]
 
 
-def test_the_small_profile_answers_with_the_last_qa_answer_without_a_final_qa_call() -> None:
-    calls: list[str] = []
+def _qa_agent(
+    grounding: str, replies: dict[str, str], domain: object, mode: str = "iterative", plan: str = ""
+) -> tuple[object, list[tuple[str, str]]]:
+    calls: list[tuple[str, str]] = []
+    excluded: list[list[str] | None] = []
+
+    @tool("KnowledgeQuery")
+    def knowledge_query(query: str) -> str:
+        """Capture the relevant webpages according to the query."""
+        return f"{query} *** {query} page."
 
     @tool("QA")
-    def qa(context: str, question: str) -> str:
+    def qa(context: list[str] | str, question: str, exclude: list[str] | None = None) -> str:
         """Given context, answer the given query."""
-        calls.append(question)
-        return f"Question: {question}; Answer: Prague"
+        calls.append((str(context), question))
+        excluded.append(exclude)
+        reply = replies[question]
+        return reply if reply == "No answer." else f"Question: {question}; Answer: {reply}"
 
-    planner = ScriptedLLM(responses=["Subgoal 1: Find the city.", "Yes, I will stop planning."])
-    grounder = ScriptedLLM(responses=["R1 = QA(x, Question: Where?)"])
-    small = create_lumos_agent(planner, grounder, [qa], domain=small_model_profile("complex_qa"))
-    assert small.invoke("Where is it?")["answer"] == "Prague"
-    assert calls == ["Where?"]  # no final QA call over the results
-    planner = ScriptedLLM(responses=["Subgoal 1: Find the city.", "Yes, I will stop planning."])
-    grounder = ScriptedLLM(responses=["R1 = QA(x, Question: Where?)"])
-    create_lumos_agent(planner, grounder, [qa], domain="complex_qa").invoke("Where is it?")
-    assert calls[1:] == ["Where?", "Where is it?"]  # the eval profile asks the task at the end
+    planner = ScriptedLLM(responses=[plan or "Subgoal 1: Find the city.", "Yes, I will stop planning."])
+    grounder = ScriptedLLM(responses=[grounding])
+    agent = create_lumos_agent(planner, grounder, [knowledge_query, qa], domain=domain, mode=mode)  # type: ignore[arg-type]
+    agent.excluded = excluded  # type: ignore[attr-defined]
+    return agent, calls
+
+
+def test_the_small_profile_asks_the_task_over_the_last_qa_evidence() -> None:
+    small = small_model_profile("complex_qa")
+    grounding = "R1 = KnowledgeQuery(Eiffel Tower); R2 = QA([R1], Question: Who built it?)"
+    agent, calls = _qa_agent(grounding, {"Who built it?": "Gustave Eiffel", "Where is it?": "Paris"}, small)
+    assert agent.invoke("Where is it?")["answer"] == "Paris"  # type: ignore[attr-defined]
+    # The final QA reads the same evidence as the grounded one, and is asked the task.
+    page = "['Eiffel Tower *** Eiffel Tower page.']"
+    assert calls == [(page, "Who built it?"), (page, "Where is it?")]
+
+
+def test_the_small_final_qa_falls_back_to_the_last_answer_and_is_skipped_when_it_repeats() -> None:
+    small = small_model_profile("complex_qa")
+    grounding = "R1 = KnowledgeQuery(Eiffel Tower); R2 = QA([R1], Question: Who built it?)"
+    agent, calls = _qa_agent(
+        grounding, {"Who built it?": "Gustave Eiffel", "Where is it?": "No answer."}, small
+    )
+    assert agent.invoke("Where is it?")["answer"] == "Gustave Eiffel"  # type: ignore[attr-defined]
+    assert len(calls) == 2
+    # The grounded QA already asked the task (up to case and punctuation): no second call.
+    agent, calls = _qa_agent("R1 = QA(x, Question: where is it)", {"where is it": "Prague"}, small)
+    assert agent.invoke("Where is it?")["answer"] == "Prague"  # type: ignore[attr-defined]
+    assert [q for _, q in calls] == ["where is it"]
+
+
+def test_the_eval_profile_asks_the_task_over_the_qa_results() -> None:
+    agent, calls = _qa_agent(
+        "R1 = QA(x, Question: Where?)", {"Where?": "Prague", "Where is it?": "Prague"}, "complex_qa"
+    )
+    agent.invoke("Where is it?")  # type: ignore[attr-defined]
+    assert calls == [("x", "Where?"), ("Question: Where?; Answer: Prague;", "Where is it?")]
+
+
+_HOP = (
+    "R1 = KnowledgeQuery(Timbuktu); R2 = QA([R1], Question: Which country is Timbuktu in?); "
+    "R3 = KnowledgeQuery(R2); R4 = QA([R3], Question: What is the capital of R2?)"
+)
+_HOP_REPLIES = {"Which country is Timbuktu in?": "Mali", "What is the capital of Mali?": "Bamako"}
+
+
+@pytest.mark.parametrize("mode", ["onetime", "iterative"])
+def test_the_small_task_asked_qa_excludes_the_bridge_entity(mode: str) -> None:
+    task = "What is the capital of the country where Timbuktu is?"
+    replies = {**_HOP_REPLIES, task: "Bamako"}
+    plan = "Subgoal 1: Obtain the country of Timbuktu.; Subgoal 2: Obtain the capital of that country."
+    agent, calls = _qa_agent(
+        _HOP, replies, small_model_profile("complex_qa", mode=mode), mode=mode, plan=plan
+    )
+    assert agent.invoke(task)["answer"] == "Bamako"  # type: ignore[attr-defined]
+    # The task is asked over the second hop's page (the last QA's, in both modes), and the
+    # bridge (R2's answer, looked up by R3 = KnowledgeQuery(R2)) may not be its answer.
+    assert calls[-1] == ("['Mali *** Mali page.']", task)
+    assert agent.excluded[-1] == ["Mali"]  # type: ignore[attr-defined]
+    assert all(e is None for e in agent.excluded[:-1])  # type: ignore[attr-defined]
+
+
+def test_bridge_answers_follow_the_evidence_chain() -> None:
+    from langchain_lumos.executor import bridge_answers
+    from langchain_lumos.parsing import parse_actions
+
+    def state(grounding: str, store: dict[str, str]) -> dict[str, object]:
+        actions = [
+            {"id": f"a{i}", "variables": list(a.variables), "name": a.name, "args": a.args}
+            for i, a in enumerate(parse_actions(grounding).actions)
+        ]
+        return {"actions": actions, "variables": store}
+
+    store = {
+        "R1": "page",
+        "R2": "Question: q; Answer: Mali",
+        "R3": "page",
+        "R4": "Question: c; Answer: Bamako",
+    }
+    hop = state(_HOP, store)
+    assert bridge_answers(hop, hop["actions"][-1]) == ["Mali"]  # type: ignore[arg-type,index]
+    assert bridge_answers(hop, hop["actions"][1]) == []  # type: ignore[arg-type,index]
+    # Iterative: the second subgoal looks the answer up by name.
+    named = state(_HOP.replace("KnowledgeQuery(R2)", "KnowledgeQuery(mali)"), store)
+    assert bridge_answers(named, named["actions"][-1]) == ["Mali"]  # type: ignore[arg-type,index]
+    # A second lookup of something else is no hop.
+    other = state(_HOP.replace("KnowledgeQuery(R2)", "KnowledgeQuery(Niger River)"), store)
+    assert bridge_answers(other, other["actions"][-1]) == []  # type: ignore[arg-type,index]

@@ -79,8 +79,11 @@ def test_the_qa_step_bench_prints_its_table(capsys: pytest.CaptureFixture[str]) 
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    assert bench.main(["--model", "scripted", "--limit", "2"]) == 0
+    assert bench.main(["--model", "scripted", "--limit", "2", "--sets", "bench"]) == 0
     out = capsys.readouterr().out
-    assert "| scored |" in out and "| decoded |" in out and "| constrained |" in out
+    assert "| scored right | decoded right | constrained right |" in out and "\n| bench | " in out
     with pytest.raises(SystemExit):
         bench.main(["--ways", "guessed"])
+    rows = bench.fanout_rows(3)  # the held-out set: FanOutQA dev's one-string sub-questions
+    assert len(rows) == 3 and all(set(r) == {"id", "question", "title", "answer"} for r in rows)
+    assert all(isinstance(r["answer"], str) and r["title"] for r in rows)

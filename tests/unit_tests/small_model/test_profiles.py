@@ -536,6 +536,29 @@ def test_answer_candidates_are_short_runs_of_the_phrases_that_may_answer() -> No
     assert spans["Prague"] == "in"  # the word before decides the prior
 
 
+PRAGUE_EVIDENCE = (
+    "Evidence 1: Prague is the capital of the Czech Republic. "
+    "Evidence 2: Located on the Vltava River, the city has a population of about 1.4 million."
+)
+
+
+def test_an_excluded_bridge_entity_is_never_the_answer() -> None:
+    from langchain_lumos.profiles import answer_candidates
+
+    task = "On which river is the city where Franz Kafka was born?"
+    sentences = evidence_sentences(PRAGUE_EVIDENCE)
+    assert "Prague" in dict(answer_candidates(task, sentences))
+    spans = dict(answer_candidates(task, sentences, exclude=["Prague"]))
+    assert "Prague" not in spans and "Vltava River" in spans
+    # A model that likes the bridge best still answers something else.
+    likes_bridge = _ChoiceLLM(responses=["unused"], table={"Prague": -0.1, "Vltava River": -12.0})
+    assert small_qa_answer(likes_bridge, task, PRAGUE_EVIDENCE) == "Prague"
+    assert small_qa_answer(likes_bridge, task, PRAGUE_EVIDENCE, exclude=["Prague"]) == "Vltava River"
+    # Decoded and snapped: a reply naming the bridge falls back to a span that suits the question.
+    assert snap_to_evidence("Prague", task, sentences) == "Prague"
+    assert snap_to_evidence("Prague", task, sentences, exclude=["Prague"]) == "Vltava River"
+
+
 def test_the_qa_step_scores_candidate_spans_where_the_model_can() -> None:
     question = "Where was Franz Kafka born?"
     # Equal likelihoods: the prior decides (a place after "in" for "where").
