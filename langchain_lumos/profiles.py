@@ -12,8 +12,14 @@ which this module never touches. Everything small-model-only lives here:
 - **A short-span QA step**: `small_qa_answer(model, question, evidence)` picks the evidence
   sentences that best match the question and asks the model with a prompt in its own chat
   template. A local model scores the spans that may answer (`answer_candidates`, by its
-  likelihood and an answer-type prior); any other model's reply is snapped to a short span
-  of the evidence. Never raw evidence text.
+  likelihood and a prior: the answer type, and the sentence that best matches); any other
+  model's reply is snapped to a short span of the evidence. Never raw evidence text.
+- **The task asked over the last evidence** (complex QA, both modes): as the original
+  Lumos-O asks its plan's last `QA` the task, an iterative run ends with one `QA` call of
+  the task over the evidence its last `QA` action read (skipped when that action already
+  asked the task; its answer stands when this one finds none). A small grounder often
+  rewrites the question it grounds. An answer found earlier and looked up by the last
+  subgoal (the bridge entity, `executor.bridge_answers`) is excluded (`QA(exclude=...)`).
 - **Answer substitution**: `qa_answer("Question: ...; Answer: Prague")` gives `Prague`, and
   `substitution_value` applies it to any variable value, so `KnowledgeQuery(R3)` searches
   for the bridge entity rather than the whole QA record.
@@ -81,6 +87,7 @@ __all__ = [
     "is_repeated_subgoal",
     "profile_exemplars",
     "qa_answer",
+    "question_options",
     "small_model_profile",
     "small_plan_stop",
     "small_qa_answer",
@@ -881,6 +888,7 @@ def snap_to_evidence(reply: str, question: str, sentences: Sequence[str], exclud
     of its words found in a sentence (leading function words and question words, trailing
     function words trimmed; at most 6 words, no verb), in the evidence's own spelling. A
     reply that copies 6 or more words of the evidence in a row echoes it and is ignored.
+    A choice question (`question_options`) is answered with the option the reply names.
     Without a span, the capitalised or numeric phrase of the best sentences that suits the
     question (a place after `in`/`at` for "where", a number for "when"/"how many", a
     multi-word name for "who") and that the question does not name.
@@ -898,6 +906,12 @@ def snap_to_evidence(reply: str, question: str, sentences: Sequence[str], exclud
     parts = _ANSWER_RE.split(reply)
     text = (parts[-1] if len(parts) > 1 else reply).strip().split("\n", 1)[0]
     text = text.strip().strip("\"'").rstrip(".").strip()
+    options = question_options(question)
+    if options:  # a choice question: the option the reply names most
+        said = set(_words(text))
+        overlap = [len(said & set(_words(option))) for option in options]
+        if max(overlap):
+            return options[overlap.index(max(overlap))]
     asked = set(_words(question))
     excluded = _named("", exclude)
     reply_words = _words(text)[:32]
@@ -970,6 +984,18 @@ QA_SENTENCES = 3
 _MAX_CHOICES = 64
 
 
+_OPTIONS_RE = re.compile(r",\s*(?:the\s+)?([^,?]+?)\s+or\s+(?:the\s+)?([^,?]+?)\s*\?\s*$", re.I)
+
+
+def question_options(question: str) -> tuple[str, ...]:
+    """The options a choice question offers (`"Who was first, A or B?"` -> `("A", "B")`), else `()`.
+
+    HotpotQA's comparison questions name both candidates; their answer is one of them.
+    """
+    match = _OPTIONS_RE.search(question.strip())
+    return tuple(o.strip() for o in match.groups()) if match else ()
+
+
 def answer_candidates(
     question: str, sentences: Sequence[str], exclude: Sequence[str] = ()
 ) -> list[tuple[str, str]]:
@@ -977,7 +1003,8 @@ def answer_candidates(
 
     Every run of 1 to 6 consecutive words inside a capitalised or numeric phrase of the
     sentences that the question does not name (`Pyotr Ilyich Tchaikovsky`, `Ilyich
-    Tchaikovsky`, `Tchaikovsky`, ...), first occurrence first, at most 64.
+    Tchaikovsky`, `Tchaikovsky`, ...), first occurrence first, at most 64. A choice
+    question's options are its only candidates (`question_options`).
 
     Args:
         question: The question.
@@ -989,6 +1016,9 @@ def answer_candidates(
         `(span, word before it)` pairs; the word before decides the prior (`in` before a
         place, `by` before a person).
     """
+    options = question_options(question)
+    if options:
+        return [(option, "") for option in options]
     found: dict[str, str] = {}
     for sentence in sentences:
         for phrase, before in _phrases(question, sentence, exclude):

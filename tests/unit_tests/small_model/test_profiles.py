@@ -622,3 +622,31 @@ def test_the_hop_rule_applies_to_small_iterative_complex_qa_only() -> None:
     assert not stops_small_plan(onetime, "onetime", rephrase, previous, found)
     maths = small_model_profile("maths", mode="iterative")
     assert not stops_small_plan(maths, "iterative", "Add the loose pencils.", ["Multiply."], "36")
+
+
+def test_a_choice_question_is_answered_with_one_of_its_options() -> None:
+    from langchain_lumos.profiles import answer_candidates, question_options
+
+    question = (
+        "Who was the first Russian composer known abroad, Alessandro Scarlatti or Pyotr Ilyich Tchaikovsky?"
+    )
+    evidence = "Evidence 1: Pyotr Ilyich Tchaikovsky was the first Russian composer whose music made a lasting impression."
+    assert question_options(question) == ("Alessandro Scarlatti", "Pyotr Ilyich Tchaikovsky")
+    assert question_options("Which is older, the Eiffel Tower or the Statue of Liberty?") == (
+        "Eiffel Tower",
+        "Statue of Liberty",
+    )
+    assert question_options("Where was Franz Kafka born?") == ()
+    # The options are the only candidates, though the question names them.
+    assert answer_candidates(question, evidence_sentences(evidence)) == [
+        ("Alessandro Scarlatti", ""),
+        ("Pyotr Ilyich Tchaikovsky", ""),
+    ]
+    table = {"Pyotr Ilyich Tchaikovsky": -1.0, "Alessandro Scarlatti": -3.0}
+    assert (
+        small_qa_answer(_ChoiceLLM(responses=["unused"], table=table), question, evidence)
+        == "Pyotr Ilyich Tchaikovsky"
+    )
+    assert (
+        snap_to_evidence("Tchaikovsky.", question, evidence_sentences(evidence)) == "Pyotr Ilyich Tchaikovsky"
+    )
