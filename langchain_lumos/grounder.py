@@ -238,7 +238,7 @@ def create_grounder_node(
 
         return grammar_for(
             setup.domain,
-            list(setup.tool_map(runtime)),
+            list(setup.tool_map(runtime).values()),
             mode=setup.mode,
             module="ground",
             state=state,

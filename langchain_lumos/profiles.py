@@ -682,19 +682,29 @@ def grammar_for(
         signatures={k: v for k, v in SIGNATURES.get(resolved.name, {}).items() if k in names}
         if finals
         else None,
-        context_words=_context_words(state),
+        context_words=_context_words(state, tools),
     )
 
 
-def _context_words(state: Mapping[str, Any]) -> list[str]:
-    """The words of the task and the subgoals so far (what a search query may use)."""
+def _context_words(state: Mapping[str, Any], tools: Sequence[Any] = ()) -> list[str]:
+    """The words of the task and the subgoals so far (what a search query may use).
+
+    When the `KnowledgeQuery` tool's backend can tell (`knows(word)`, the offline corpus),
+    only words it can find a page for: a query of unknown words ("Halibegovic") finds
+    nothing, and the grounding fails.
+    """
     texts = [str(state.get("task") or "")]
     texts += [
         str(s.get("text", "")) if isinstance(s, Mapping) else str(s) for s in state.get("subgoals") or ()
     ]
     words = [w for text in texts for w in text.split()]
     # A possessive also gives its bare name ("Kafka's" -> "Kafka").
-    return words + [w[:-2] for w in words if w.endswith(("'s", "’s"))]
+    words += [w[:-2] for w in words if w.endswith(("'s", "’s"))]
+    search = next((t for t in tools if getattr(t, "name", None) == "KnowledgeQuery"), None)
+    knows = getattr(getattr(search, "backend", None), "knows", None)
+    if not callable(knows):
+        return words
+    return [w for w in words if knows(w)] or words
 
 
 def _final_rule(

@@ -179,6 +179,11 @@ class Corpus:
             results = [exact] + [d for d in results if d is not exact]
         return results[:k]
 
+    def knows(self, text: str) -> bool:
+        """Whether a query of `text` can find a page: one of its tokens is in the index."""
+        vocab = self._get_index().vocab_dict
+        return any(tok in vocab for tok in tokenize(text))
+
     async def asearch(self, query: str, k: int = 5) -> list[tuple[str, str]]:
         """Async `search` (runs in a worker thread: index build/search are CPU work)."""
         return await asyncio.to_thread(self.search, query, k)

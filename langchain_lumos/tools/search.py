@@ -79,6 +79,10 @@ class CorpusBackend:
         """Async `search`."""
         return await asyncio.to_thread(self.corpus.search, query, k)
 
+    def knows(self, text: str) -> bool:
+        """Whether a query of `text` can find a page (the small profile's grammar asks it)."""
+        return self.corpus.knows(text)
+
     def fetch_url(self, url: str, policy: UrlPolicy) -> list[tuple[str, str]]:
         """Resolve an allow-listed Wikipedia URL to the corpus page of that title (no fetch)."""
         policy.check_url(url, resolve=False)

@@ -260,6 +260,28 @@ def test_the_small_profile_searches_for_words_of_the_question() -> None:
     assert not _accepts(grammar, "R1 = KnowledgeQuery(Dracula)" + tail)  # an exemplar's entity
 
 
+def test_the_small_profile_searches_only_for_words_the_corpus_knows() -> None:
+    from langchain_lumos.tools.complex_qa import KnowledgeQueryTool
+    from langchain_lumos.tools.corpus import Corpus
+    from langchain_lumos.tools.search import CorpusBackend
+
+    corpus = Corpus([("Bosnia and Herzegovina", "A country. Its capital is Sarajevo.")])
+    search = KnowledgeQueryTool(backend=CorpusBackend(corpus))
+    assert corpus.knows("Bosnia?") and not corpus.knows("Halibegovic")
+    domain = small_model_profile("complex_qa", mode="iterative")
+    state = {"task": "Faruk Halibegovic was born in what city of Bosnia?"}
+    tools = [search, *QA_TOOLS[1:]]
+    grammar = grammar_for(domain, tools, mode="iterative", state=state)
+    tail = "; R2 = ParagraphRetrieve(R1, Query: Who?); R3 = QA([R2], Question: Who?)\n"
+    assert _accepts(grammar, "R1 = KnowledgeQuery(Bosnia)" + tail)
+    assert not _accepts(grammar, "R1 = KnowledgeQuery(Faruk Halibegovic)" + tail)  # finds no page
+    # A backend that cannot tell (names only, or a web search) leaves every word.
+    assert _accepts(
+        grammar_for(domain, QA_TOOLS, mode="iterative", state=state),
+        "R1 = KnowledgeQuery(Halibegovic)" + tail,
+    )
+
+
 def test_grammar_for_reads_the_state_and_bounds_arguments() -> None:
     state = {"variables": {"R1": "x", "R3": "y", "Env": None}, "subgoals": [{}, {}]}
     grammar = grammar_for("complex_qa", QA_TOOLS, mode="iterative", state=state)
