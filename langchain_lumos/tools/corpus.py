@@ -145,6 +145,7 @@ class Corpus:
 
     def _get_index(self) -> Any:
         if self._index is None:
+            self.documents  # noqa: B018 - a lazy corpus loads them under the same (non-reentrant) lock
             with self._lock:
                 if self._index is None:
                     self._index = self._build_index()

@@ -127,3 +127,20 @@ def test_wiki_corpus_index_is_cached(wiki: WikiCorpus) -> None:
 def test_wiki_corpus_bad_path(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         WikiCorpus(tmp_path / "nope.json")
+
+
+def test_a_lazy_corpus_answers_knows_first(tmp_path: Path) -> None:
+    """`knows` before any search: the documents load outside the index lock (no deadlock)."""
+    import json
+    import threading
+
+    path = tmp_path / "summaries_en-us.json"
+    path.write_text(json.dumps({"1": {"title": "Sarajevo", "extract": "Sarajevo is a city."}}))
+    corpus = WikiCorpus(path, cache_dir=False)
+    answers: list[bool] = []
+    worker = threading.Thread(
+        target=lambda: answers.extend([corpus.knows("Sarajevo?"), corpus.knows("Faruk")])
+    )
+    worker.start()
+    worker.join(timeout=60)
+    assert answers == [True, False]
