@@ -689,9 +689,9 @@ def grammar_for(
 def _context_words(state: Mapping[str, Any], tools: Sequence[Any] = ()) -> list[str]:
     """The words of the task and the subgoals so far (what a search query may use).
 
-    When the `KnowledgeQuery` tool's backend can tell (`knows(word)`, the offline corpus),
-    only words it can find a page for: a query of unknown words ("Halibegovic") finds
-    nothing, and the grounding fails.
+    When the `KnowledgeQuery` tool's backend can tell (`unknown(word)`, the offline corpus),
+    not the words whose search terms it has never seen: a query of them ("Halibegovic")
+    finds nothing, and the grounding fails.
     """
     texts = [str(state.get("task") or "")]
     texts += [
@@ -701,10 +701,10 @@ def _context_words(state: Mapping[str, Any], tools: Sequence[Any] = ()) -> list[
     # A possessive also gives its bare name ("Kafka's" -> "Kafka").
     words += [w[:-2] for w in words if w.endswith(("'s", "’s"))]
     search = next((t for t in tools if getattr(t, "name", None) == "KnowledgeQuery"), None)
-    knows = getattr(getattr(search, "backend", None), "knows", None)
-    if not callable(knows):
+    unknown = getattr(getattr(search, "backend", None), "unknown", None)
+    if not callable(unknown):
         return words
-    return [w for w in words if knows(w)] or words
+    return [w for w in words if not unknown(w)] or words
 
 
 def _final_rule(

@@ -180,10 +180,17 @@ class Corpus:
             results = [exact] + [d for d in results if d is not exact]
         return results[:k]
 
-    def knows(self, text: str) -> bool:
-        """Whether a query of `text` can find a page: one of its tokens is in the index."""
+    def unknown(self, text: str) -> bool:
+        """Whether `text` has search terms and the index knows none of them ("Halibegovic").
+
+        A query of only unknown terms finds no page. Text without search terms (a stopword
+        such as "and") is not unknown: it joins a query without changing what it finds.
+        """
+        tokens = tokenize(text)
+        if not tokens:
+            return False
         vocab = self._get_index().vocab_dict
-        return any(tok in vocab for tok in tokenize(text))
+        return not any(tok in vocab for tok in tokens)
 
     async def asearch(self, query: str, k: int = 5) -> list[tuple[str, str]]:
         """Async `search` (runs in a worker thread: index build/search are CPU work)."""

@@ -79,9 +79,9 @@ class CorpusBackend:
         """Async `search`."""
         return await asyncio.to_thread(self.corpus.search, query, k)
 
-    def knows(self, text: str) -> bool:
-        """Whether a query of `text` can find a page (the small profile's grammar asks it)."""
-        return self.corpus.knows(text)
+    def unknown(self, text: str) -> bool:
+        """Whether the corpus knows none of `text`'s search terms (the small profile's grammar asks)."""
+        return self.corpus.unknown(text)
 
     def fetch_url(self, url: str, policy: UrlPolicy) -> list[tuple[str, str]]:
         """Resolve an allow-listed Wikipedia URL to the corpus page of that title (no fetch)."""

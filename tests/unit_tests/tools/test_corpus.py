@@ -129,8 +129,8 @@ def test_wiki_corpus_bad_path(tmp_path: Path) -> None:
         WikiCorpus(tmp_path / "nope.json")
 
 
-def test_a_lazy_corpus_answers_knows_first(tmp_path: Path) -> None:
-    """`knows` before any search: the documents load outside the index lock (no deadlock)."""
+def test_a_lazy_corpus_answers_unknown_first(tmp_path: Path) -> None:
+    """`unknown` before any search: the documents load outside the index lock (no deadlock)."""
     import json
     import threading
 
@@ -139,8 +139,8 @@ def test_a_lazy_corpus_answers_knows_first(tmp_path: Path) -> None:
     corpus = WikiCorpus(path, cache_dir=False)
     answers: list[bool] = []
     worker = threading.Thread(
-        target=lambda: answers.extend([corpus.knows("Sarajevo?"), corpus.knows("Faruk")])
+        target=lambda: answers.extend([corpus.unknown("Sarajevo?"), corpus.unknown("Faruk")])
     )
     worker.start()
     worker.join(timeout=60)
-    assert answers == [True, False]
+    assert answers == [False, True]
