@@ -1160,10 +1160,11 @@ def bridge_answers(state: LumosState, action: GroundedAction) -> list[str]:
     """The earlier `QA` answers that an action's evidence chain looked up: its bridge entities.
 
     The chain is the action and every action whose result it reads, transitively. An
-    answer of another `QA` action is a bridge when a chain action's argument is that answer (`KnowledgeQuery(Mali)`, or `KnowledgeQuery(R3)` with R3 answered
-    Mali). A multi-hop task asked over the bridge's page is never answered by the bridge
-    itself (the small profile's `QA` excludes it). Answers are read as the small profile
-    passes them (`substitution_value`).
+    answer of another `QA` action is a bridge when a chain action's argument is that
+    answer (`KnowledgeQuery(Mali)`, or `KnowledgeQuery(R3)` with R3 answered Mali). A
+    multi-hop task asked over the bridge's page is never answered by the bridge itself
+    (the small profile's `QA` excludes it). Answers are read as the small profile passes
+    them (`substitution_value`).
     """
     from langchain_lumos.profiles import substitution_value
 
