@@ -1143,10 +1143,10 @@ def small_qa_answer(
     raw evidence text.
 
     Measured with SmolLM2-135M, the page holding the answer given (`bench/bench_qa_step.py`):
-    on the offline question set's 35 single-hop and HotpotQA questions, scored 22 right,
+    on the offline question set's 35 single-hop and HotpotQA questions, scored 23 right,
     decoded and snapped 18; on 83 held-out FanOutQA sub-questions, scored 50, decoded 47.
     The evidence-span grammar (`constrain=True`, a model that takes grammars can only write
-    a span of at most `QA_SPAN_WORDS` words) got 7 and 17, as a constrained small model
+    a span of at most `QA_SPAN_WORDS` words) got 8 and 17, as a constrained small model
     starts its span at the first evidence word it likes ("The", "large", "capital").
 
     Args:

@@ -430,7 +430,7 @@ def test_small_profile_planner_stops_on_a_subgoal_that_ignores_the_answer_found(
     @tool("QA")
     def qa(context: list[str] | str, question: str) -> str:
         """Answers from the context."""
-        return f"Question: {question}; Answer: {'Prague' if 'Kafka' in question else '1.4 million'}"
+        return f"Question: {question}; Answer: {'Prague' if 'born' in question else '1.4 million'}"
 
     small = get_domain("complex_qa").replace(loose_stop=True, profile="small")
     grounder = ScriptedLLM(responses=["R1 = QA([], Question: Where was Kafka born?)"])
