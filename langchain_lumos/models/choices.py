@@ -10,7 +10,9 @@ A choice's score is its sequence log-likelihood: the sum of the log-probabilitie
 tokens, and of an end marker after them (the chat template's end-of-turn token, or a
 newline), so a span cut short ("Pyotr Ilyich") pays for ending early. The prompt is
 prefilled once; its key/value cache is repeated for a chunk of choices, which run as one
-right-padded batch (padding after a choice's tokens cannot change their causal logits).
+right-padded batch (padding after a choice's tokens cannot change their causal logits). A
+choice whose tokens begin another's is read off that one's logits (`Pyotr Ilyich` off
+`Pyotr Ilyich Tchaikovsky`) and costs no forward of its own.
 Greedy decoding picks the likeliest token at each step; scoring compares whole choices,
 which a token-by-token constraint (a grammar of alternatives) cannot.
 """
@@ -60,6 +62,9 @@ def choice_logprobs(
         raise ValueError(msg)
     if not choices:
         return []
+    bodies = [tuple(c[:-1]) for c in choices]  # what is fed: the last token never is
+    carriers, carried = _carriers(bodies)
+    scores = [0.0] * len(choices)
     device = model.device
     with torch.inference_mode():
         cache = DynamicCache(config=model.config)
@@ -67,22 +72,53 @@ def choice_logprobs(
             input_ids=torch.tensor([list(prompt_ids)], device=device), use_cache=True, **{cache_kwarg: cache}
         )
         first = out.logits[0, -1].float().log_softmax(-1)
-        scores: list[float] = []
-        for start in range(0, len(choices), max(1, chunk_size)):
-            chunk = [list(c) for c in choices[start : start + max(1, chunk_size)]]
-            totals = [float(first[c[0]]) for c in chunk]
-            width = max(len(c) for c in chunk) - 1  # the last token of a choice is never fed
+        step = max(1, chunk_size)
+        for start in range(0, len(carriers), step):
+            chunk = carriers[start : start + step]
+            width = max(len(bodies[i]) for i in chunk)
+            logprobs = None
             if width > 0:
                 rows = copy.deepcopy(cache)
                 rows.batch_repeat_interleave(len(chunk))
-                fill = chunk[0][0]  # any id: padded positions come after every real token
-                ids = torch.tensor([c[:-1] + [fill] * (width - len(c) + 1) for c in chunk], device=device)
+                fill = choices[chunk[0]][0]  # any id: padded positions come after every real token
+                ids = torch.tensor(
+                    [[*bodies[i], *[fill] * (width - len(bodies[i]))] for i in chunk], device=device
+                )
                 mask = torch.ones((len(chunk), len(prompt_ids) + width), dtype=torch.long, device=device)
                 logits = model(
                     input_ids=ids, attention_mask=mask, use_cache=True, **{cache_kwarg: rows}
                 ).logits
                 logprobs = logits.float().log_softmax(-1)
-                for i, c in enumerate(chunk):
-                    totals[i] += sum(float(logprobs[i, k - 1, c[k]]) for k in range(1, len(c)))
-            scores.extend(totals)
+            for row, carrier in enumerate(chunk):
+                for i in carried[carrier]:
+                    c = choices[i]
+                    total = float(first[c[0]])
+                    if logprobs is not None:
+                        total += sum(float(logprobs[row, k - 1, c[k]]) for k in range(1, len(c)))
+                    scores[i] = total
     return scores
+
+
+def _carriers(bodies: Sequence[tuple[int, ...]]) -> tuple[list[int], dict[int, list[int]]]:
+    """The choices to feed, and the choices each one's forward scores.
+
+    A choice whose fed tokens begin a longer choice's (`Pyotr` and `Pyotr Ilyich` in
+    `Pyotr Ilyich Tchaikovsky`) is read off the longer one's logits: its tokens' log-probs
+    are the same positions, and its end marker's the distribution after its last token. So
+    a span's sub-spans from its first word cost no forward of their own.
+
+    Returns:
+        The carriers' indices (longest first) and, per carrier, the indices it scores.
+    """
+    carriers: list[int] = []
+    carried: dict[int, list[int]] = {}
+    prefix_of: dict[tuple[int, ...], int] = {}
+    for i in sorted(range(len(bodies)), key=lambda i: -len(bodies[i])):
+        carrier = prefix_of.get(bodies[i])
+        if carrier is None:
+            carrier = i
+            carriers.append(i)
+            for n in range(len(bodies[i]) + 1):
+                prefix_of.setdefault(bodies[i][:n], i)
+        carried.setdefault(carrier, []).append(i)
+    return carriers, carried

@@ -1029,8 +1029,9 @@ def test_choice_logprobs_match_a_plain_forward(tiny_parts: tuple[Any, Any]) -> N
 
     model, tokenizer = tiny_parts
     prompt = ids(tokenizer, PLAN_PROMPT)
-    choices = [ids(tokenizer, t) for t in ("Subgoal 1: Query France.", "Paris", "Subgoal", "R1 = QA(x)")]
-    choices = [[*c, tokenizer.eos_token_id] for c in choices]
+    texts = ("Subgoal 1: Query France.", "Paris", "Subgoal", "R1 = QA(x)", "Paris is big", "Subgoal 1")
+    choices = [[*ids(tokenizer, t), tokenizer.eos_token_id] for t in texts]
+    choices.append(ids(tokenizer, "Paris is"))  # no end marker: a prefix of another's tokens
     expected = [_full_logprob(model, prompt, c) for c in choices]
     for chunk in (1, 2, 16):  # one choice per batch, uneven batches, one batch
         got = choice_logprobs(model, prompt, choices, cache_kwarg=_cache_kwarg(model), chunk_size=chunk)
@@ -1038,6 +1039,33 @@ def test_choice_logprobs_match_a_plain_forward(tiny_parts: tuple[Any, Any]) -> N
     assert choice_logprobs(model, prompt, [], cache_kwarg=_cache_kwarg(model)) == []
     with pytest.raises(ValueError, match="at least one token"):
         choice_logprobs(model, prompt, [[]], cache_kwarg=_cache_kwarg(model))
+
+
+def test_choices_that_begin_another_are_read_off_its_forward(
+    tiny_parts: tuple[Any, Any], monkeypatch
+) -> None:
+    from langchain_lumos.models import choices as scoring
+    from langchain_lumos.models.transformers import _cache_kwarg
+
+    model, tokenizer = tiny_parts
+    prompt = ids(tokenizer, PLAN_PROMPT)
+    words = ids(tokenizer, "Pyotr Ilyich Tchaikovsky")
+    # Every prefix of one span (with the end marker), plus a span of its own.
+    choices = [[*words[:n], tokenizer.eos_token_id] for n in range(1, len(words) + 1)]
+    choices.append([*ids(tokenizer, "Moscow"), tokenizer.eos_token_id])
+    assert scoring._carriers([tuple(c[:-1]) for c in choices])[0] == [len(words) - 1, len(words)]
+    fed: list[int] = []
+    forward = type(model).forward
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        fed.append(int(kwargs["input_ids"].shape[0]))
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(model), "forward", counting)
+    got = scoring.choice_logprobs(model, prompt, choices, cache_kwarg=_cache_kwarg(model), chunk_size=16)
+    assert fed == [1, 2]  # the prompt, then one batch of the two carriers
+    monkeypatch.undo()
+    assert got == pytest.approx([_full_logprob(model, prompt, c) for c in choices], abs=1e-4)
 
 
 def test_llm_scores_choices_instead_of_decoding(tiny_parts: tuple[Any, Any], monkeypatch) -> None:
