@@ -1055,14 +1055,14 @@ def test_choices_that_begin_another_are_read_off_its_forward(
     choices.append([*ids(tokenizer, "Moscow"), tokenizer.eos_token_id])
     assert scoring._carriers([tuple(c[:-1]) for c in choices])[0] == [len(words) - 1, len(words)]
     fed: list[int] = []
-    forward = type(model).forward
+    forward, cache_kwarg = type(model).forward, _cache_kwarg(model)  # read before patching forward
 
     def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
         fed.append(int(kwargs["input_ids"].shape[0]))
         return forward(self, *args, **kwargs)
 
     monkeypatch.setattr(type(model), "forward", counting)
-    got = scoring.choice_logprobs(model, prompt, choices, cache_kwarg=_cache_kwarg(model), chunk_size=16)
+    got = scoring.choice_logprobs(model, prompt, choices, cache_kwarg=cache_kwarg, chunk_size=16)
     assert fed == [1, 2]  # the prompt, then one batch of the two carriers
     monkeypatch.undo()
     assert got == pytest.approx([_full_logprob(model, prompt, c) for c in choices], abs=1e-4)
