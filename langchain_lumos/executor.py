@@ -637,6 +637,20 @@ def _reads(action: GroundedAction) -> set[str]:
     return names
 
 
+def _read_values(action: GroundedAction, store: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored values of the variables an action reads."""
+    return {k: store[k] for k in _reads(action) if k in store}
+
+
+def _passed_values(setup: Setup, variables: dict[str, Any]) -> dict[str, Any]:
+    """The variables as an action reads them; the small profile passes a QA result's answer."""
+    if setup.domain.profile != "small":
+        return variables
+    from langchain_lumos.profiles import substitution_value
+
+    return {name: substitution_value(value) for name, value in variables.items()}
+
+
 def record_unrunnable(state: LumosState, ctx: LumosContext, *, reserve: int = 3) -> dict[str, Any]:
     """The observations of the grounding's actions that cannot run, and a budget stop.
 
@@ -744,7 +758,7 @@ def _dispatch(
         store = state.get("variables", {})
         sends = []
         for action in ready:
-            values = {k: store[k] for k in _reads(action) if k in store}
+            values = _read_values(action, store)
             question = None
             if (
                 setup.mode == "onetime"
@@ -753,7 +767,7 @@ def _dispatch(
                 and action["name"] == "QA"
             ):
                 # Lumos-O: HotpotQA asks the last QA the task; StrategyQA its own question + suffix.
-                own = next((v for k, v in split_arguments(action["args"])[1] if k.lower() == "question"), "")
+                own = _question_argument(action)
                 position = [a["id"] for a in batch].index(action["id"])
                 question = onetime_qa_question(setup.domain, state["task"], own, position=position)
             task = ActionTask(
@@ -902,14 +916,6 @@ def _reward_returned(setup: Setup, state: LumosState, batch: list[GroundedAction
 def create_execute_action_node(setup: Setup, *, route: Route | None = None) -> Runnable[Any, Any]:
     """Build the worker that executes one action with its tool; with `route`, it routes itself."""
 
-    def _values(variables: dict[str, Any]) -> dict[str, Any]:
-        """The variables as the action reads them; the small profile passes a QA result's answer."""
-        if setup.domain.profile != "small":
-            return variables
-        from langchain_lumos.profiles import substitution_value
-
-        return {name: substitution_value(value) for name, value in variables.items()}
-
     def _prepare(
         task: ActionTask,
     ) -> tuple[GroundedAction, BaseTool | None, dict[str, Any] | None, str | None]:
@@ -933,7 +939,7 @@ def create_execute_action_node(setup: Setup, *, route: Route | None = None) -> R
                 bind_arguments(
                     tool,
                     action,
-                    _values(task["variables"]),
+                    _passed_values(setup, task["variables"]),
                     question=task.get("question"),
                     exclude=task.get("exclude"),
                 ),
@@ -1112,7 +1118,7 @@ def _final_qa(
         return None
     question = final_qa_question(setup.domain, state["task"])
     if setup.domain.profile == "small":
-        return _small_final_qa(tool, state, question)
+        return _small_final_qa(setup, tool, state, question)
     results = [v for v in state.get("variables", {}).values() if isinstance(v, str) and "Question: " in v]
     if not results:
         return None
@@ -1120,7 +1126,7 @@ def _final_qa(
 
 
 def _small_final_qa(
-    tool: BaseTool, state: LumosState, question: str
+    setup: Setup, tool: BaseTool, state: LumosState, question: str
 ) -> tuple[BaseTool, dict[str, Any]] | None:
     """The small profile's final QA: the task asked over the last `QA` action's evidence.
 
@@ -1136,19 +1142,20 @@ def _small_final_qa(
         action = actions.get(obs["action_id"])
         if obs["status"] != "success" or action is None or action["name"] != "QA":
             continue
-        asked = next((v for k, v in split_arguments(action["args"])[1] if k.lower() == "question"), "")
-        if _plain(asked) == _plain(question):
+        if _plain(_question_argument(action)) == _plain(question):
             return None
-        from langchain_lumos.profiles import substitution_value
-
-        store = state.get("variables", {})
-        values = {k: substitution_value(store[k]) for k in _reads(action) if k in store}
+        values = _passed_values(setup, _read_values(action, state.get("variables", {})))
         exclude = bridge_answers(state, action)
         try:
             return tool, bind_arguments(tool, action, values, question=question, exclude=exclude)
         except ToolArgumentError:  # it ran, so its arguments fit; a changed tool asks nothing
             return None
     return None
+
+
+def _question_argument(action: GroundedAction) -> str:
+    """A `QA` action's own `Question: ...` argument (`""` when it has none)."""
+    return next((v for k, v in split_arguments(action["args"])[1] if k.lower() == "question"), "")
 
 
 def _plain(text: str) -> str:
