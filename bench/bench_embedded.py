@@ -191,6 +191,21 @@ def second_hop_asked(state: dict[str, Any], bridge: str) -> bool:
     return False
 
 
+def evidence_found(state: dict[str, Any], titles: list[str]) -> bool:
+    """Whether a run's search found an evidence page: a `KnowledgeQuery` whose first page is one.
+
+    The evidence titles come from the question set and are only read here, never given to
+    the agent.
+    """
+    wanted = {" ".join(t.split()).casefold() for t in titles}
+    for obs in state.get("observations") or []:
+        if "KnowledgeQuery(" in obs.get("action", "") and obs.get("status", "success") == "success":
+            first_title = str(obs.get("output", "")).lstrip("[\"' ").split(" *** ", 1)[0]
+            if " ".join(first_title.split()).casefold() in wanted:
+                return True
+    return False
+
+
 def bench_questions(
     spec: str,
     mode: str,
@@ -208,6 +223,7 @@ def bench_questions(
     plan = [0, 0]
     ground = [0, 0]
     hops = [0, 0]
+    found = [0, 0]
     by_type: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     errors = 0
     start = time.perf_counter()
@@ -224,6 +240,9 @@ def bench_questions(
         group[0] += 1
         group[1] += hit
         group[2] += score
+        if row.get("evidence_titles"):
+            found[1] += 1
+            found[0] += evidence_found(state, row["evidence_titles"])
         if row.get("bridge"):
             hops[1] += 1
             hops[0] += second_hop_asked(state, row["bridge"])
@@ -245,6 +264,7 @@ def bench_questions(
         "errors": errors,
         "seconds": time.perf_counter() - start,
         "second_hop": (hops[0], hops[1]),
+        "evidence_found": (found[0], found[1]),
         "by_type": {k: (int(v[0]), v[1] / v[0], v[2] / v[0]) for k, v in by_type.items()},
         "capped": dict(caps.capped),
         "calls": dict(caps.calls),
@@ -369,6 +389,9 @@ def print_table(
             name = "Lumos-I" if mode == "iterative" else "Lumos-O"
             for kind, (count, hit, score) in r.get("by_type", {}).items():
                 print(f"| {kind} | {name} | {count} | {_pct(hit)} | {score:.2f} |")
+            hit, searched = r.get("evidence_found", (0, 0))
+            if searched:
+                print(f"| evidence page found by a search | {name} | {searched} | {_pct(hit / searched)} | |")
             asked, two_hop = r.get("second_hop", (0, 0))
             if two_hop:
                 print(f"| two-hop: second hop asked | {name} | {two_hop} | {_pct(asked / two_hop)} | |")

@@ -10,8 +10,10 @@ from typing import Any, Final
 from langchain_core.language_models import BaseChatModel, BaseLanguageModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.runtime import Runtime
 
 from langchain_lumos.budgets import budget_exhausted
+from langchain_lumos.context import LumosContext
 from langchain_lumos.events import emit
 from langchain_lumos.executor import record_unrunnable, subgoal_label
 from langchain_lumos.model_calls import (
@@ -41,9 +43,10 @@ def next_variable_number(state: LumosState) -> int:
     return max(used, default=0) + 1
 
 
-def _prepare(setup: Setup, state: LumosState) -> tuple[dict[str, Any], list[Turn] | None, int, int]:
+def _prepare(
+    setup: Setup, state: LumosState, ctx: LumosContext
+) -> tuple[dict[str, Any], list[Turn] | None, int, int]:
     """New grounder turns (or a budget stop), the subgoal index and the attempt."""
-    _, ctx = runtime_and_context()
     exhausted = budget_exhausted(state, ctx)
     if exhausted:
         return {"stop_reason": exhausted}, None, 0, 0
@@ -174,6 +177,7 @@ def _apply(
     usage: ModuleUsage,
     attempt: int,
     dispatch: bool,
+    ctx: LumosContext,
 ) -> dict[str, Any]:
     event = "regrounded" if attempt else "actions_grounded"
     emit(
@@ -189,7 +193,6 @@ def _apply(
     }
     if dispatch:
         # What the executor step would record before sending the actions, one step later.
-        _, ctx = runtime_and_context()
         view = {**state, "actions": [*state.get("actions", []), *actions]}
         unrunnable = record_unrunnable(view, ctx, reserve=4)  # type: ignore[arg-type]
         update.update(unrunnable)
@@ -210,9 +213,14 @@ def create_grounder_node(
     """
 
     def _kwargs(
-        state: LumosState, config: RunnableConfig, subgoal: int, attempt: int, model: BaseLanguageModel
+        state: LumosState,
+        config: RunnableConfig,
+        subgoal: int,
+        attempt: int,
+        model: BaseLanguageModel,
+        runtime: Runtime[Any],
+        ctx: LumosContext,
     ) -> dict[str, Any]:
-        runtime, ctx = runtime_and_context()
         tags, meta = setup.trace(
             GROUNDER, subgoal_index=subgoal, subgoal=subgoal_label(state, subgoal), attempt=attempt
         )
@@ -246,8 +254,7 @@ def create_grounder_node(
             forced_prefix=prefix,
         )
 
-    def _tool_model(model: BaseLanguageModel, state: LumosState) -> Any:
-        runtime, _ = runtime_and_context()
+    def _tool_model(model: BaseLanguageModel, runtime: Runtime[Any]) -> Any:
         if not isinstance(model, BaseChatModel):
             msg = "grounding='tool_calls' needs a chat model that supports bind_tools."
             raise TypeError(msg)
@@ -265,7 +272,13 @@ def create_grounder_node(
         }
 
     def _finish_tool_calls(
-        state: LumosState, turns: list[Turn], message: AIMessage, subgoal: int, attempt: int, start: float
+        state: LumosState,
+        turns: list[Turn],
+        message: AIMessage,
+        subgoal: int,
+        attempt: int,
+        start: float,
+        ctx: LumosContext,
     ) -> dict[str, Any]:
         text, actions = _actions_from_tool_calls(state, message, subgoal, attempt)
         meta: dict[str, Any] = dict(message.usage_metadata or {})
@@ -275,44 +288,56 @@ def create_grounder_node(
             completion_tokens=meta.get("output_tokens", 0),
             seconds=time.perf_counter() - start,
         )
-        return _apply(setup, state, turns, text, actions, usage, attempt, dispatch)
+        return _apply(setup, state, turns, text, actions, usage, attempt, dispatch, ctx)
 
     def _finish_text(
-        state: LumosState, turns: list[Turn], call: ModuleCall, subgoal: int, attempt: int
+        state: LumosState,
+        turns: list[Turn],
+        call: ModuleCall,
+        subgoal: int,
+        attempt: int,
+        runtime: Runtime[Any],
+        ctx: LumosContext,
     ) -> dict[str, Any]:
         actions = actions_from_text(state, call.text, subgoal, attempt)
-        return _apply(setup, state, turns, call.text, actions, call.usage, attempt, dispatch)
+        if setup.domain.profile == "small":
+            from langchain_lumos.profiles import link_queries
+
+            actions = link_queries(actions, state, list(setup.tool_map(runtime).values()))
+        return _apply(setup, state, turns, call.text, actions, call.usage, attempt, dispatch, ctx)
 
     def ground(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
-        update, turns, subgoal, attempt = _prepare(setup, state)
+        runtime, ctx = runtime_and_context()
+        update, turns, subgoal, attempt = _prepare(setup, state, ctx)
         if turns is None:
             return update
-        runtime, _ = runtime_and_context()
         model = setup.model(GROUNDER, state, runtime)
         history = state.get("grounder_turns", []) + turns
         if setup.grounding == "tool_calls":
             start = time.perf_counter()
-            message = _tool_model(model, state).invoke(
+            message = _tool_model(model, runtime).invoke(
                 to_messages(history), config=_tool_config(state, config, subgoal, attempt)
             )
-            return _finish_tool_calls(state, turns, message, subgoal, attempt, start)
-        call = invoke_module(model, history, **_kwargs(state, config, subgoal, attempt, model))
-        return _finish_text(state, turns, call, subgoal, attempt)
+            return _finish_tool_calls(state, turns, message, subgoal, attempt, start, ctx)
+        call = invoke_module(model, history, **_kwargs(state, config, subgoal, attempt, model, runtime, ctx))
+        return _finish_text(state, turns, call, subgoal, attempt, runtime, ctx)
 
     async def aground(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
-        update, turns, subgoal, attempt = _prepare(setup, state)
+        runtime, ctx = runtime_and_context()
+        update, turns, subgoal, attempt = _prepare(setup, state, ctx)
         if turns is None:
             return update
-        runtime, _ = runtime_and_context()
         model = setup.model(GROUNDER, state, runtime)
         history = state.get("grounder_turns", []) + turns
         if setup.grounding == "tool_calls":
             start = time.perf_counter()
-            message = await _tool_model(model, state).ainvoke(
+            message = await _tool_model(model, runtime).ainvoke(
                 to_messages(history), config=_tool_config(state, config, subgoal, attempt)
             )
-            return _finish_tool_calls(state, turns, message, subgoal, attempt, start)
-        call = await ainvoke_module(model, history, **_kwargs(state, config, subgoal, attempt, model))
-        return _finish_text(state, turns, call, subgoal, attempt)
+            return _finish_tool_calls(state, turns, message, subgoal, attempt, start, ctx)
+        call = await ainvoke_module(
+            model, history, **_kwargs(state, config, subgoal, attempt, model, runtime, ctx)
+        )
+        return _finish_text(state, turns, call, subgoal, attempt, runtime, ctx)
 
     return make_node(ground, aground, GROUNDER, route=route)

@@ -13,6 +13,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 from langchain_lumos.budgets import budget_exhausted
+from langchain_lumos.context import LumosContext
 from langchain_lumos.events import emit
 from langchain_lumos.executor import FINALIZE, final_answer_update, needs_final_qa
 from langchain_lumos.model_calls import ModuleCall, ainvoke_module, invoke_module, supports_grammar
@@ -102,9 +103,8 @@ def _with_reset(reset: dict[str, Any] | None, update: dict[str, Any]) -> dict[st
     return out
 
 
-def _prepare(setup: Setup, state: LumosState) -> tuple[dict[str, Any], list[Turn] | None]:
+def _prepare(setup: Setup, state: LumosState, ctx: LumosContext) -> tuple[dict[str, Any], list[Turn] | None]:
     """Build the new planner turns, or an update that ends planning."""
-    _, ctx = runtime_and_context()
     task = _task(state)
     update: dict[str, Any] = {}
     if not state.get("task"):
@@ -208,12 +208,13 @@ def _merge_usage(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return {k: a.get(k, 0) + b.get(k, 0) for k in {*a, *b}}
 
 
-def _answered(setup: Setup, state: LumosState, update: dict[str, Any]) -> dict[str, Any]:
+def _answered(
+    setup: Setup, state: LumosState, update: dict[str, Any], runtime: Runtime[Any]
+) -> dict[str, Any]:
     """A stopping planner answers itself when no final QA call is due (no `finalize` step)."""
     reason = update.get("stop_reason")
     if not reason:
         return update
-    runtime, _ = runtime_and_context()
     view: dict[str, Any] = {**state, "stop_reason": reason}
     if isinstance(update.get("task"), str):
         view["task"] = update["task"]
@@ -239,8 +240,9 @@ def route_planner(setup: Setup, after_plan: str) -> Any:
 def create_planner_node(setup: Setup, *, route: Route | None = None) -> Runnable[Any, Any]:
     """Build the planner node (sync and async); with `route`, it routes itself (see `make_node`)."""
 
-    def _kwargs(state: LumosState, config: RunnableConfig, model: BaseLanguageModel) -> dict[str, Any]:
-        _, ctx = runtime_and_context()
+    def _kwargs(
+        state: LumosState, config: RunnableConfig, model: BaseLanguageModel, ctx: LumosContext
+    ) -> dict[str, Any]:
         tags, meta = setup.trace(PLANNER, subgoal_index=len(state.get("subgoals", [])) + 1)
         return {
             "config": config,
@@ -260,10 +262,14 @@ def create_planner_node(setup: Setup, *, route: Route | None = None) -> Runnable
         return grammar_for(setup.domain, [], mode=setup.mode, module="plan", state=state)
 
     def _retry(
-        state: LumosState, turns: list[Turn], call: ModuleCall, usage: dict[str, Any], tries: int
+        state: LumosState,
+        turns: list[Turn],
+        call: ModuleCall,
+        usage: dict[str, Any],
+        tries: int,
+        ctx: LumosContext,
     ) -> tuple[list[Turn], PlanParse, bool]:
         """Parse a reply; for an unusable one, the turns of a retry and whether to retry."""
-        _, ctx = runtime_and_context()
         subgoals = state.get("subgoals", [])
         parsed = parse_plan(
             call.text,
@@ -281,39 +287,43 @@ def create_planner_node(setup: Setup, *, route: Route | None = None) -> Runnable
         return [*turns, Turn(role="assistant", content=call.text), retry], parsed, True
 
     def plan(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
-        state, reset = _new_episode(state)
-        update, turns = _prepare(setup, state)
-        if turns is None:
-            return _answered(setup, state, _with_reset(reset, update))
         runtime, ctx = runtime_and_context()
+        state, reset = _new_episode(state)
+        update, turns = _prepare(setup, state, ctx)
+        if turns is None:
+            return _answered(setup, state, _with_reset(reset, update), runtime)
         model = setup.model(PLANNER, state, runtime)
         usage: dict[str, Any] = {}
         for tries in range(ctx.max_plan_retries + 1):
             history = state.get("planner_turns", []) + turns
-            call = invoke_module(model, history, **_kwargs(state, config, model))
+            call = invoke_module(model, history, **_kwargs(state, config, model, ctx))
             usage = _merge_usage(usage, dict(call.usage))
-            turns, parsed, again = _retry(state, turns, call, usage, tries)
+            turns, parsed, again = _retry(state, turns, call, usage, tries, ctx)
             if not again:
                 break
         spent = ModuleCall(text=call.text, usage=usage)  # type: ignore[arg-type]
-        return _answered(setup, state, _with_reset(reset, _apply(setup, state, update, turns, spent, parsed)))
+        return _answered(
+            setup, state, _with_reset(reset, _apply(setup, state, update, turns, spent, parsed)), runtime
+        )
 
     async def aplan(state: LumosState, config: RunnableConfig) -> dict[str, Any]:
-        state, reset = _new_episode(state)
-        update, turns = _prepare(setup, state)
-        if turns is None:
-            return _answered(setup, state, _with_reset(reset, update))
         runtime, ctx = runtime_and_context()
+        state, reset = _new_episode(state)
+        update, turns = _prepare(setup, state, ctx)
+        if turns is None:
+            return _answered(setup, state, _with_reset(reset, update), runtime)
         model = setup.model(PLANNER, state, runtime)
         usage: dict[str, Any] = {}
         for tries in range(ctx.max_plan_retries + 1):
             history = state.get("planner_turns", []) + turns
-            call = await ainvoke_module(model, history, **_kwargs(state, config, model))
+            call = await ainvoke_module(model, history, **_kwargs(state, config, model, ctx))
             usage = _merge_usage(usage, dict(call.usage))
-            turns, parsed, again = _retry(state, turns, call, usage, tries)
+            turns, parsed, again = _retry(state, turns, call, usage, tries, ctx)
             if not again:
                 break
         spent = ModuleCall(text=call.text, usage=usage)  # type: ignore[arg-type]
-        return _answered(setup, state, _with_reset(reset, _apply(setup, state, update, turns, spent, parsed)))
+        return _answered(
+            setup, state, _with_reset(reset, _apply(setup, state, update, turns, spent, parsed)), runtime
+        )
 
     return make_node(plan, aplan, PLANNER, route=route)

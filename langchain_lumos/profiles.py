@@ -23,6 +23,10 @@ which this module never touches. Everything small-model-only lives here:
 - **Answer substitution**: `qa_answer("Question: ...; Answer: Prague")` gives `Prague`, and
   `substitution_value` applies it to any variable value, so `KnowledgeQuery(R3)` searches
   for the bridge entity rather than the whole QA record.
+- **Whole names searched**: `link_queries` widens `KnowledgeQuery(Liberty)` for "Who
+  designed the Statue of Liberty?" to `KnowledgeQuery(Statue of Liberty)`, the longest page
+  title the question (or a subgoal) spells around the query, where the search backend can
+  tell (`Corpus.link`); the grounder applies it to every grounding in this profile.
 - **Repeated-subgoal detection**: `is_repeated_subgoal(subgoal, previous)` (stop an
   iterative plan that loops) and `drop_repeated_subgoals` (a one-time plan's repeats);
   `builds_on_result` / `small_plan_stop`: a later iterative subgoal that does not name the
@@ -53,9 +57,12 @@ from langchain_lumos.domains import Domain, get_domain
 from langchain_lumos.grammar import grounding_grammar, planning_grammar, span_grammar
 from langchain_lumos.parsing import (
     STOPWORDS,
+    Action,
     closing_paren,
     drop_repeated_subgoals,
+    find_variables,
     is_repeated_subgoal,
+    split_arguments,
     subgoal_words,
 )
 from langchain_lumos.prompts import (
@@ -65,6 +72,7 @@ from langchain_lumos.prompts import (
     plan_feedback,
     plan_request,
 )
+from langchain_lumos.state import GroundedAction
 
 __all__ = [
     "FINAL_ACTIONS",
@@ -85,6 +93,7 @@ __all__ = [
     "grammar_for",
     "grounding_complete",
     "is_repeated_subgoal",
+    "link_queries",
     "profile_exemplars",
     "qa_answer",
     "question_options",
@@ -686,6 +695,22 @@ def grammar_for(
     )
 
 
+def _context_texts(state: Mapping[str, Any]) -> list[str]:
+    """The task and the subgoals so far: the text a search query's words come from."""
+    texts = [str(state.get("task") or "")]
+    texts += [
+        str(s.get("text", "")) if isinstance(s, Mapping) else str(s) for s in state.get("subgoals") or ()
+    ]
+    return texts
+
+
+def _search_backend_method(tools: Sequence[Any], name: str) -> Any:
+    """The `KnowledgeQuery` tool's backend method `name` (`unknown`, `link`), or None."""
+    search = next((t for t in tools if getattr(t, "name", None) == "KnowledgeQuery"), None)
+    method = getattr(getattr(search, "backend", None), name, None)
+    return method if callable(method) else None
+
+
 def _context_words(state: Mapping[str, Any], tools: Sequence[Any] = ()) -> list[str]:
     """The words of the task and the subgoals so far (what a search query may use).
 
@@ -693,18 +718,48 @@ def _context_words(state: Mapping[str, Any], tools: Sequence[Any] = ()) -> list[
     not the words whose search terms it has never seen: a query of them ("Halibegovic")
     finds nothing, and the grounding fails.
     """
-    texts = [str(state.get("task") or "")]
-    texts += [
-        str(s.get("text", "")) if isinstance(s, Mapping) else str(s) for s in state.get("subgoals") or ()
-    ]
-    words = [w for text in texts for w in text.split()]
+    words = [w for text in _context_texts(state) for w in text.split()]
     # A possessive also gives its bare name ("Kafka's" -> "Kafka").
     words += [w[:-2] for w in words if w.endswith(("'s", "’s"))]
-    search = next((t for t in tools if getattr(t, "name", None) == "KnowledgeQuery"), None)
-    unknown = getattr(getattr(search, "backend", None), "unknown", None)
-    if not callable(unknown):
+    unknown = _search_backend_method(tools, "unknown")
+    if unknown is None:
         return words
     return [w for w in words if not unknown(w)] or words
+
+
+def link_queries(
+    actions: Sequence[GroundedAction], state: Mapping[str, Any], tools: Sequence[Any]
+) -> list[GroundedAction]:
+    """The grounded actions, each `KnowledgeQuery` of part of a name widened to the whole name.
+
+    A small grounder often searches part of a name the question gives whole:
+    `KnowledgeQuery(Liberty)` for "Who designed the Statue of Liberty?" finds the page
+    *Liberty*. When the `KnowledgeQuery` tool's backend can tell (`link(mention, context)`,
+    the offline corpus: the longest page title the text spells around the mention), such an
+    action becomes `KnowledgeQuery(Statue of Liberty)`, with the task first, then the
+    subgoals, as the text. A query naming a variable (`KnowledgeQuery(R3)`), a keyword
+    argument, or a query no longer title holds is kept as written; so is every action
+    when the backend cannot tell (web search).
+    """
+    link = _search_backend_method(tools, "link")
+    if link is None:
+        return list(actions)
+    texts = [t for t in _context_texts(state) if t]
+    out: list[GroundedAction] = []
+    for action in actions:
+        out.append(action)
+        if action.get("error") or action["name"] != "KnowledgeQuery" or action.get("kwargs") is not None:
+            continue
+        mention, keywords = split_arguments(action["args"])
+        if mention is None or keywords or find_variables(mention):
+            continue
+        title = next((t for text in texts if (t := link(mention.strip(), text))), None)
+        if title is None or " ".join(title.split()).casefold() == " ".join(mention.split()).casefold():
+            continue
+        text = Action(tuple(action["variables"]), action["name"], title).text
+        linked: GroundedAction = {**action, "args": title, "text": text}
+        out[-1] = linked
+    return out
 
 
 def _final_rule(

@@ -52,6 +52,10 @@ class Setup:
     _static_tools: dict[str, BaseTool] | None = dataclasses.field(
         default=None, init=False, repr=False, compare=False
     )
+    _traces: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Each module's tags and base metadata, built once."""
 
     def __post_init__(self) -> None:
         """Index a fixed tool list once (a `runtime -> tools` callable is resolved per call)."""
@@ -76,7 +80,12 @@ class Setup:
 
     def trace(self, module: str, **extra: Any) -> tuple[list[str], dict[str, Any]]:
         """Tags and metadata for a module call, so traces read as plan / ground / execute."""
-        tags = ["lumos", f"lumos:{module}", f"lumos:{self.mode}", f"lumos:{self.domain.name}"]
-        meta = {"lumos_module": module, "lumos_mode": self.mode, "lumos_domain": self.domain.name}
-        meta.update({f"lumos_{k}": v for k, v in extra.items()})
-        return tags, meta
+        known = self._traces.get(module)
+        if known is None:
+            tags = ("lumos", f"lumos:{module}", f"lumos:{self.mode}", f"lumos:{self.domain.name}")
+            meta = {"lumos_module": module, "lumos_mode": self.mode, "lumos_domain": self.domain.name}
+            known = self._traces[module] = (tags, meta)
+        meta = dict(known[1])
+        for key, value in extra.items():
+            meta[f"lumos_{key}"] = value
+        return list(known[0]), meta

@@ -62,6 +62,13 @@ def _norm_title(title: str) -> str:
     return re.sub(r"\s+", " ", title.replace("_", " ")).strip().casefold()
 
 
+_WORD_RE = re.compile(r"\w[\w'’.-]*\w|\w")
+"""A word of a name: inner apostrophes, dots and hyphens kept (`Moby-Dick`), edge punctuation not."""
+
+LINK_MAX_WORDS = 6
+"""The longest title (in words) `Corpus.link` looks for around a mention."""
+
+
 class Corpus:
     """A BM25-searchable collection of `(title, text)` documents.
 
@@ -191,6 +198,38 @@ class Corpus:
             return False
         vocab = self._get_index().vocab_dict
         return not any(tok in vocab for tok in tokens)
+
+    def link(self, mention: str, context: str) -> str | None:
+        """The longest page title that `context` spells around `mention` ("Statue of Liberty").
+
+        A small model often searches part of a name the question gives whole
+        (`KnowledgeQuery(Liberty)` for "Who designed the Statue of Liberty?"), and the part
+        finds another page. This looks at the runs of up to `LINK_MAX_WORDS` words of
+        `context` that hold `mention`'s words (whole words, case-insensitive) and are longer
+        than it, and returns the longest that is a page title, as the corpus writes it.
+
+        Returns:
+            The title, or None when no longer run is a title (`mention` is kept).
+        """
+        found = [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(context)]
+        words = [w.casefold() for w, _, _ in found]
+        wanted = [w.casefold() for w in _WORD_RE.findall(mention)]
+        n = len(wanted)
+        if not n or n >= LINK_MAX_WORDS:
+            return None
+        best: tuple[int, str] | None = None
+        for i in range(len(words) - n + 1):
+            if words[i : i + n] != wanted:
+                continue
+            for start in range(max(0, i + n - LINK_MAX_WORDS), i + 1):
+                for end in range(i + n, min(len(words), start + LINK_MAX_WORDS) + 1):
+                    size = end - start
+                    if size <= n or (best is not None and size <= best[0]):
+                        continue
+                    page = self.get(context[found[start][1] : found[end - 1][2]])
+                    if page is not None:
+                        best = (size, page[0])
+        return best[1] if best is not None else None
 
     async def asearch(self, query: str, k: int = 5) -> list[tuple[str, str]]:
         """Async `search` (runs in a worker thread: index build/search are CPU work)."""

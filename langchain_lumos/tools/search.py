@@ -83,6 +83,10 @@ class CorpusBackend:
         """Whether the corpus knows none of `text`'s search terms (the small profile's grammar asks)."""
         return self.corpus.unknown(text)
 
+    def link(self, mention: str, context: str) -> str | None:
+        """The longest page title `context` spells around `mention` (the small profile asks; see `Corpus.link`)."""
+        return self.corpus.link(mention, context)
+
     def fetch_url(self, url: str, policy: UrlPolicy) -> list[tuple[str, str]]:
         """Resolve an allow-listed Wikipedia URL to the corpus page of that title (no fetch)."""
         policy.check_url(url, resolve=False)

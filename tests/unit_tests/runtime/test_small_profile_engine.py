@@ -213,3 +213,23 @@ def test_bridge_answers_follow_the_evidence_chain() -> None:
     # A second lookup of something else is no hop.
     other = state(_HOP.replace("KnowledgeQuery(R2)", "KnowledgeQuery(Niger River)"), store)
     assert bridge_answers(other, other["actions"][-1]) == []  # type: ignore[arg-type,index]
+
+
+@pytest.mark.parametrize(("profile", "expected"), [("small", "Statue of Liberty"), ("eval", "Liberty")])
+def test_the_small_profile_searches_the_whole_name_the_question_gives(profile: str, expected: str) -> None:
+    from langchain_lumos.tools.complex_qa import KnowledgeQueryTool
+    from langchain_lumos.tools.corpus import Corpus
+    from langchain_lumos.tools.search import CorpusBackend
+
+    corpus = Corpus(
+        [("Liberty", "Liberty is freedom."), ("Statue of Liberty", "It was designed by Bartholdi.")]
+    )
+    search = KnowledgeQueryTool(backend=CorpusBackend(corpus))
+    domain = small_model_profile("complex_qa") if profile == "small" else get_domain("complex_qa")
+    planner = ScriptedLLM(responses=["Subgoal 1: Obtain the designer.", "Yes, I will stop planning."])
+    grounder = ScriptedLLM(responses=["R1 = KnowledgeQuery(Liberty)"])
+    state = create_lumos_agent(planner, grounder, [search], domain=domain).invoke(
+        "Who designed the Statue of Liberty?"
+    )
+    assert state["actions"][0]["text"] == f"R1 = KnowledgeQuery({expected})"
+    assert state["observations"][0]["output"].startswith(f"{expected} *** ")

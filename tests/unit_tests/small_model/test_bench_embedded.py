@@ -59,6 +59,9 @@ def test_the_table_counts_capped_calls_and_second_hops(capsys: pytest.CaptureFix
     }
     assert bench.second_hop_asked(state, "Prague")  # type: ignore[attr-defined]
     assert not bench.second_hop_asked({"observations": state["observations"][:1]}, "Prague")  # type: ignore[attr-defined]
+    assert "evidence page found by a search" in out
+    assert bench.evidence_found(state, ["Prague"]) and bench.evidence_found(state, ["franz  kafka"])  # type: ignore[attr-defined]
+    assert not bench.evidence_found(state, ["Kafka"])  # type: ignore[attr-defined]
 
 
 def test_the_cap_counter_reads_finish_reasons() -> None:

@@ -282,6 +282,44 @@ def test_the_small_profile_searches_for_no_word_the_corpus_has_never_seen() -> N
     )
 
 
+def test_the_small_profile_widens_a_search_for_part_of_a_name() -> None:
+    from langchain_lumos.grounder import actions_from_text
+    from langchain_lumos.profiles import link_queries
+    from langchain_lumos.tools.complex_qa import KnowledgeQueryTool
+    from langchain_lumos.tools.corpus import Corpus
+    from langchain_lumos.tools.search import CorpusBackend
+
+    corpus = Corpus(
+        [
+            ("Liberty", "Freedom."),
+            ("Statue of Liberty", "Designed by Bartholdi."),
+            ("Pierre Curie", "A physicist."),
+        ]
+    )
+    search = KnowledgeQueryTool(backend=CorpusBackend(corpus))
+    state = {
+        "task": "Who designed the Statue of Liberty?",
+        "subgoals": [{"index": 1, "text": "Obtain the wife of Pierre Curie."}],
+    }
+    grounding = (
+        "R1 = KnowledgeQuery(Liberty); R2 = KnowledgeQuery(R1); R3 = KnowledgeQuery(Curie); "
+        "R4 = KnowledgeQuery(Query: Liberty); R5 = QA([R1], Question: Liberty?)"
+    )
+    actions = actions_from_text(state, grounding, 1, 0)  # type: ignore[arg-type]
+    linked = link_queries(actions, state, [search])
+    assert [a["text"] for a in linked] == [
+        "R1 = KnowledgeQuery(Statue of Liberty)",  # from the task
+        "R2 = KnowledgeQuery(R1)",  # a variable is kept
+        "R3 = KnowledgeQuery(Pierre Curie)",  # from a subgoal
+        "R4 = KnowledgeQuery(Query: Liberty)",  # a keyword argument is kept
+        "R5 = QA([R1], Question: Liberty?)",  # other actions are kept
+    ]
+    assert linked[0]["args"] == "Statue of Liberty" and linked[0]["id"] == actions[0]["id"]
+    assert actions[0]["text"] == "R1 = KnowledgeQuery(Liberty)"  # the input is not changed
+    # A backend that cannot tell (names only, or a web search) keeps every query.
+    assert link_queries(actions, state, QA_TOOLS) == actions
+
+
 def test_grammar_for_reads_the_state_and_bounds_arguments() -> None:
     state = {"variables": {"R1": "x", "R3": "y", "Env": None}, "subgoals": [{}, {}]}
     grammar = grammar_for("complex_qa", QA_TOOLS, mode="iterative", state=state)

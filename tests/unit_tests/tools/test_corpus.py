@@ -144,3 +144,21 @@ def test_a_lazy_corpus_answers_unknown_first(tmp_path: Path) -> None:
     worker.start()
     worker.join(timeout=60)
     assert answers == [False, True]
+
+
+def test_link_finds_the_longest_title_spelled_around_a_mention() -> None:
+    corpus = Corpus(
+        [
+            ("Liberty", "Liberty is the state of being free."),
+            ("Statue of Liberty", "A statue designed by Frédéric Auguste Bartholdi."),
+            ("Franz Kafka", "Franz Kafka was born in Prague."),
+            ("Moby-Dick", "A novel by Herman Melville."),
+        ]
+    )
+    assert corpus.link("Liberty", "Who designed the Statue of Liberty?") == "Statue of Liberty"
+    assert corpus.link("kafka", "Where was FRANZ KAFKA born?") == "Franz Kafka"  # case-insensitive
+    # Whole words only, and nothing longer than the mention that is a title: no link.
+    assert corpus.link("Moby", "Who wrote Moby-Dick?") is None
+    assert corpus.link("Liberty", "What is liberty?") is None
+    assert corpus.link("Prague", "Who designed the Statue of Liberty?") is None
+    assert corpus.link("", "Who designed the Statue of Liberty?") is None
