@@ -12,7 +12,8 @@ which this module never touches. Everything small-model-only lives here:
 - **A short-span QA step**: `small_qa_answer(model, question, evidence)` picks the evidence
   sentences that best match the question and asks the model with a prompt in its own chat
   template. A local model scores the spans that may answer (`answer_candidates`, by its
-  likelihood and a prior: the answer type, and the sentence that best matches); any other
+  likelihood and a prior: the answer type, the sentence that best matches, and a sentence
+  saying the span is what was asked, "Cairo is the capital"); any other
   model's reply is snapped to a short span of the evidence. Never raw evidence text.
 - **The task asked over the last evidence** (complex QA, both modes): as the original
   Lumos-O asks its plan's last `QA` the task, an iterative run ends with one `QA` call of
@@ -1094,13 +1095,38 @@ def answer_candidates(
     return list(found.items())[:_MAX_CHOICES]
 
 
+_ASKED_ROLE_RE = re.compile(
+    r"^(?:what|which|who)\s+(?:is|was|are|were)\s+the\s+(.+?)\s+(?:of|in|for|at)\b", re.I
+)
+
+
+def _named_as_asked(question: str, span: str, shown: Sequence[str]) -> bool:
+    """Whether a sentence says the span is what the question asks ("Cairo is the capital").
+
+    For "What is the capital of Egypt?": a sentence where `is/was the capital` follows the
+    span directly (no comma between: in "Moscow, the largest city in Europe, is the capital",
+    Europe is not).
+    """
+    match = _ASKED_ROLE_RE.match(question.strip())
+    if match is None or not span.strip():
+        return False
+    role = r"\s+".join(re.escape(w) for w in match.group(1).split())
+    said = re.compile(rf"(?<!\w){re.escape(span)}\s+(?:is|was|are|were)\s+the\s+{role}(?!\w)", re.I)
+    return any(said.search(sentence) for sentence in shown)
+
+
 def _span_prior(question: str, span: str, before: str, shown: Sequence[str]) -> int:
     """A candidate span's prior, in points.
 
     Its answer-type fit (`_phrase_score`), plus a point when it lies in the sentence that
-    best matches the question (`shown[0]`).
+    best matches the question (`shown[0]`), plus two when a sentence says it is what the
+    question asks (`_named_as_asked`).
     """
-    return _phrase_score(question, span, before) + (bool(shown) and span in shown[0])
+    return (
+        _phrase_score(question, span, before)
+        + (bool(shown) and span in shown[0])
+        + 2 * _named_as_asked(question, span, shown)
+    )
 
 
 @dataclass(frozen=True)

@@ -619,6 +619,23 @@ def test_an_excluded_bridge_entity_is_never_the_answer() -> None:
     assert snap_to_evidence("Prague", task, sentences, exclude=["Prague"]) == "Vltava River"
 
 
+def test_a_span_the_evidence_says_is_what_was_asked_gets_the_prior() -> None:
+    from langchain_lumos.profiles import _named_as_asked
+
+    question = "What is the capital of Egypt?"
+    evidence = "Evidence 1: Cairo is the capital, largest city, and leading cultural centre, while Alexandria is the second-largest city."
+    assert _named_as_asked(question, "Cairo", evidence_sentences(evidence))
+    assert not _named_as_asked(question, "Alexandria", evidence_sentences(evidence))
+    # A comma between the span and "is the capital": an apposition, not the answer.
+    moscow = ["Moscow, the most populous metropolitan area in Europe, is the capital of Russia."]
+    assert not _named_as_asked("What is the capital of Russia?", "Europe", moscow)
+    assert not _named_as_asked("Where was Franz Kafka born?", "Prague", ["Prague is the capital."])
+    # A model that likes another span by less than the prior's two points answers the named one.
+    near = _ChoiceLLM(responses=["unused"], table={"Saudi Arabia": -1.0, "Cairo": -4.0})
+    evidence += " Evidence 2: Egypt borders Saudi Arabia."
+    assert small_qa_answer(near, question, evidence) == "Cairo"
+
+
 def test_the_qa_step_scores_candidate_spans_where_the_model_can() -> None:
     question = "Where was Franz Kafka born?"
     # Equal likelihoods: the prior decides (a place after "in" for "where").
