@@ -173,6 +173,11 @@ def _invoke(
         return {}, f"{type(exc).__name__}: {exc}"[:200]
 
 
+def _first_title(obs: dict[str, Any]) -> str:
+    """The title of a `KnowledgeQuery` observation's first page (`"Prague *** ..."` -> `Prague`)."""
+    return str(obs.get("output", "")).lstrip("[\"' ").split(" *** ", 1)[0]
+
+
 def second_hop_asked(state: dict[str, Any], bridge: str) -> bool:
     """Whether a run looked the bridge entity up: a later `KnowledgeQuery` names or finds it.
 
@@ -185,8 +190,9 @@ def second_hop_asked(state: dict[str, Any], bridge: str) -> bool:
     wanted = normalize_answer(bridge)
     queries = [o for o in state.get("observations") or [] if "KnowledgeQuery(" in o.get("action", "")]
     for obs in queries[1:]:
-        first_title = str(obs.get("output", "")).lstrip("[\"' ").split(" *** ", 1)[0]
-        if wanted and (wanted in normalize_answer(obs["action"]) or wanted == normalize_answer(first_title)):
+        if wanted and (
+            wanted in normalize_answer(obs["action"]) or wanted == normalize_answer(_first_title(obs))
+        ):
             return True
     return False
 
@@ -198,12 +204,12 @@ def evidence_found(state: dict[str, Any], titles: list[str]) -> bool:
     the agent.
     """
     wanted = {" ".join(t.split()).casefold() for t in titles}
-    for obs in state.get("observations") or []:
-        if "KnowledgeQuery(" in obs.get("action", "") and obs.get("status", "success") == "success":
-            first_title = str(obs.get("output", "")).lstrip("[\"' ").split(" *** ", 1)[0]
-            if " ".join(first_title.split()).casefold() in wanted:
-                return True
-    return False
+    return any(
+        "KnowledgeQuery(" in obs.get("action", "")
+        and obs.get("status", "success") == "success"
+        and " ".join(_first_title(obs).split()).casefold() in wanted
+        for obs in state.get("observations") or []
+    )
 
 
 def bench_questions(

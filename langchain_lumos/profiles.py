@@ -755,7 +755,7 @@ def link_queries(
         if mention is None or keywords or find_variables(mention):
             continue
         title = next((t for text in texts if (t := link(mention.strip(), text))), None)
-        if title is None or " ".join(title.split()).casefold() == " ".join(mention.split()).casefold():
+        if title is None:  # `link` only returns a title longer than the mention
             continue
         text = Action(tuple(action["variables"]), action["name"], title).text
         linked: GroundedAction = {**action, "args": title, "text": text}
