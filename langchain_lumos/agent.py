@@ -114,7 +114,7 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
     chain keeps the last one), and the agent streams inside LCEL chains. Pass a LangGraph
     `stream_mode` for anything else; `stream_mode="custom"` yields the typed module events
     (each a dict with `event` in `subgoal_planned`, `actions_grounded`, `regrounded`,
-    `action_started`, `action_finished`, `planning_stopped`, `plan_retry`,
+    `action_started`, `action_finished`, `planning_stopped`, `plan_ruled`, `plan_retry`,
     `plan_unreadable`, `final_answer`).
 
     The agent only checks input and config before it runs `agent.graph`: the graph and

@@ -114,6 +114,8 @@ def _print(event: dict[str, Any]) -> None:
         print(f"[execute] {event['action']}\n          -> {event['status']}: {text[:300]}")
     elif kind == "planning_stopped":
         print(f"\n[plan]    {event['output']}")
+    elif kind == "plan_ruled":
+        print("\n[plan]    (the small profile's nested-question rule, no model call)", end="")
     elif kind == "plan_unreadable":
         print(f"\n[plan]    unreadable planner output: {event['output']!r}")
     sys.stdout.flush()

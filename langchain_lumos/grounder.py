@@ -301,9 +301,11 @@ def create_grounder_node(
     ) -> dict[str, Any]:
         actions = actions_from_text(state, call.text, subgoal, attempt)
         if setup.domain.profile == "small":
+            from langchain_lumos.nested_questions import ask_hops
             from langchain_lumos.profiles import link_queries
 
             actions = link_queries(actions, state, list(setup.tool_map(runtime).values()))
+            actions = ask_hops(actions, state)
         return _apply(setup, state, turns, call.text, actions, call.usage, attempt, dispatch, ctx)
 
     def ground(state: LumosState, config: RunnableConfig) -> dict[str, Any]:

@@ -237,6 +237,40 @@ def route_planner(setup: Setup, after_plan: str) -> Any:
     return route
 
 
+def _parse(setup: Setup, state: LumosState, text: str) -> PlanParse:
+    subgoals = state.get("subgoals", [])
+    return parse_plan(
+        text,
+        next_index=len(subgoals) + 1,
+        loose_stop=setup.domain.loose_stop,
+        previous=[s["text"] for s in subgoals],
+    )
+
+
+def _ruled(
+    setup: Setup,
+    state: LumosState,
+    update: dict[str, Any],
+    turns: list[Turn],
+    reset: dict[str, Any] | None,
+    runtime: Runtime[Any],
+) -> dict[str, Any] | None:
+    """The planner's update when the small profile plans this turn by rule (a nested question's hops).
+
+    None when no rule applies: the model plans.
+    """
+    if setup.domain.profile != "small":
+        return None
+    from langchain_lumos.nested_questions import nested_plan
+
+    text = nested_plan(setup.domain, setup.mode, {**state, "task": _task(state)})
+    if text is None:
+        return None
+    emit("plan_ruled", output=text)
+    planned = _apply(setup, state, update, turns, ModuleCall(text=text, usage={}), _parse(setup, state, text))
+    return _answered(setup, state, _with_reset(reset, planned), runtime)
+
+
 def create_planner_node(setup: Setup, *, route: Route | None = None) -> Runnable[Any, Any]:
     """Build the planner node (sync and async); with `route`, it routes itself (see `make_node`)."""
 
@@ -271,12 +305,7 @@ def create_planner_node(setup: Setup, *, route: Route | None = None) -> Runnable
     ) -> tuple[list[Turn], PlanParse, bool]:
         """Parse a reply; for an unusable one, the turns of a retry and whether to retry."""
         subgoals = state.get("subgoals", [])
-        parsed = parse_plan(
-            call.text,
-            next_index=len(subgoals) + 1,
-            loose_stop=setup.domain.loose_stop,
-            previous=[s["text"] for s in subgoals],
-        )
+        parsed = _parse(setup, state, call.text)
         if not _unusable(call.text, parsed) or tries >= ctx.max_plan_retries:
             return turns, parsed, False
         spent = {**state.get("usage", {}), "planner": usage}
@@ -292,6 +321,9 @@ def create_planner_node(setup: Setup, *, route: Route | None = None) -> Runnable
         update, turns = _prepare(setup, state, ctx)
         if turns is None:
             return _answered(setup, state, _with_reset(reset, update), runtime)
+        ruled = _ruled(setup, state, update, turns, reset, runtime)
+        if ruled is not None:
+            return ruled
         model = setup.model(PLANNER, state, runtime)
         usage: dict[str, Any] = {}
         for tries in range(ctx.max_plan_retries + 1):
@@ -312,6 +344,9 @@ def create_planner_node(setup: Setup, *, route: Route | None = None) -> Runnable
         update, turns = _prepare(setup, state, ctx)
         if turns is None:
             return _answered(setup, state, _with_reset(reset, update), runtime)
+        ruled = _ruled(setup, state, update, turns, reset, runtime)
+        if ruled is not None:
+            return ruled
         model = setup.model(PLANNER, state, runtime)
         usage: dict[str, Any] = {}
         for tries in range(ctx.max_plan_retries + 1):

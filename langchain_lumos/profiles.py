@@ -12,9 +12,15 @@ which this module never touches. Everything small-model-only lives here:
 - **A short-span QA step**: `small_qa_answer(model, question, evidence)` picks the evidence
   sentences that best match the question and asks the model with a prompt in its own chat
   template. A local model scores the spans that may answer (`answer_candidates`, by its
-  likelihood and a prior: the answer type, the sentence that best matches, and a sentence
-  saying the span is what was asked, "Cairo is the capital"); any other
-  model's reply is snapped to a short span of the evidence. Never raw evidence text.
+  likelihood and a prior: the answer type, the sentence that best matches, a sentence
+  saying the span is what was asked, "Cairo is the capital" or "the engineer Gustave
+  Eiffel", and a number the question names just before it, "the 1982 Nobel Prize"); any
+  other model's reply is snapped to a short span of the evidence. Never raw evidence text.
+- **Nested questions planned by rule** (complex QA, both modes): "Which emperor exiled
+  the author of the Metamorphoses?" is planned as its two hops, with no planner call,
+  each hop asking its own question and the second one searching the first one's answer
+  (`langchain_lumos.nested_questions`: `nested_plan`, `ask_hops`); any other question is
+  planned by the model.
 - **The task asked over the last evidence** (complex QA, both modes): as the original
   Lumos-O asks its plan's last `QA` the task, an iterative run ends with one `QA` call of
   the task over the evidence its last `QA` action read (skipped when that action already
@@ -91,6 +97,7 @@ __all__ = [
     "cut_grounding",
     "drop_repeated_subgoals",
     "evidence_sentences",
+    "found_answer",
     "grammar_for",
     "grounding_complete",
     "is_repeated_subgoal",
@@ -365,6 +372,14 @@ def substitution_value(value: Any) -> Any:
     return value
 
 
+def found_answer(result: str | None) -> str | None:
+    """The answer a QA result found (`qa_answer`), or None: no QA result, or `No answer`."""
+    if not result or "Answer:" not in result:
+        return None
+    answer = qa_answer(result)
+    return None if answer.casefold().rstrip(".") in ("", "no answer", "none") else answer
+
+
 def builds_on_result(subgoal: str, result: str | None) -> bool:
     """Whether a later iterative subgoal builds on the last subgoal's result (a next hop).
 
@@ -380,10 +395,8 @@ def builds_on_result(subgoal: str, result: str | None) -> bool:
         subgoal: The new subgoal (with or without its label).
         result: The previous subgoal's executed result (`"Question: ...; Answer: X"`).
     """
-    if not result or "Answer:" not in result:  # no QA answer (nothing run, a number, a page)
-        return True
-    answer = qa_answer(result)
-    if not answer or answer.casefold().rstrip(".") in ("no answer", "none", ""):
+    answer = found_answer(result)
+    if answer is None:  # no QA answer (nothing run, a number, a page, "No answer")
         return True
     wanted = subgoal_words(answer)
     return bool(wanted) and wanted <= subgoal_words(subgoal)
@@ -884,8 +897,10 @@ def _phrases(question: str, sentence: str, exclude: Sequence[str] = ()) -> list[
     before = previous = ""
     for i, token in enumerate(re.findall(r"[\w'’.,%-]+", sentence)):
         word = token.strip(".,")
-        fresh = word.casefold() not in asked or (bool(current) and word.casefold() == head)
         capital = bool(word) and (word[0].isupper() or word[0].isdigit())
+        # A named word may carry on a name begun by a new one ("Gustave Eiffel" for a question
+        # about the Eiffel Tower, "Marie Curie" for one about Pierre Curie).
+        fresh = word.casefold() not in asked or (bool(current) and (word.casefold() == head or capital))
         opener = i == 0 and word.casefold() in _SENTENCE_OPENERS
         joins = bool(current) and word.casefold() in (*_NAME_JOINERS, head)
         unit = bool(current) and current[-1][:1].isdigit() and word.casefold() in _NUMBER_UNITS
@@ -1086,13 +1101,72 @@ def answer_candidates(
     if options:
         return [(option, "") for option in options]
     found: dict[str, str] = {}
+    named = _named(question, exclude)
+    head = _which_noun(question)
     for sentence in sentences:
-        for phrase, before in _phrases(question, sentence, exclude):
+        for phrase, before in [*_phrases(question, sentence, exclude), *_named_after(head, sentence, named)]:
             words = phrase.split()
             for i in range(len(words)):
                 for j in range(i + 1, min(len(words), i + _MAX_SNAP_WORDS) + 1):
+                    if all(w.casefold() in named for w in words[i:j]):
+                        continue  # only named words: "Eiffel" of "Gustave Eiffel"
+                    if {words[i].casefold(), words[j - 1].casefold()} & {"and", "or"}:
+                        continue  # "and polonium" of "radium and polonium"
                     found.setdefault(" ".join(words[i:j]), before if i == 0 else words[i - 1].casefold())
     return list(found.items())[:_MAX_CHOICES]
+
+
+_AFTER_HEAD_STOPS = frozenset(
+    {
+        "by",
+        "for",
+        "with",
+        "in",
+        "of",
+        "which",
+        "that",
+        "who",
+        "whose",
+        "was",
+        "is",
+        "were",
+        "are",
+        "to",
+        "from",
+        "as",
+        "at",
+        "on",
+    }
+)
+
+
+def _named_after(head: str, sentence: str, named: set[str]) -> list[tuple[str, str]]:
+    """The words a sentence names right after the noun a question asks for, lowercase ones too.
+
+    "the discovery of the elements radium and polonium, by ..." gives `radium and
+    polonium` for "Which elements did she discover?": a span no capitalised phrase holds.
+    At most `_MAX_SNAP_WORDS` words, up to a comma or a function word; `(span, head)` pairs.
+    """
+    if not head:
+        return []
+    out: list[tuple[str, str]] = []
+    tokens = re.findall(r"[\w'’.,%-]+", sentence)
+    for i, token in enumerate(tokens[:-1]):
+        if token.casefold() != head:
+            continue
+        words: list[str] = []
+        for nxt in tokens[i + 1 : i + 1 + _MAX_SNAP_WORDS]:
+            word = nxt.strip(".,")
+            if not word or word.casefold() in _AFTER_HEAD_STOPS:
+                break
+            words.append(word)
+            if nxt.endswith((",", ".")):
+                break
+        while words and words[-1].casefold() in ("and", "or"):
+            words.pop()
+        if words and not all(w.casefold() in named for w in words):
+            out.append((" ".join(words), head))
+    return out
 
 
 _ASKED_ROLE_RE = re.compile(
@@ -1105,13 +1179,23 @@ def _named_as_asked(question: str, span: str, shown: Sequence[str]) -> bool:
 
     For "What is the capital of Egypt?": a sentence where `is/was the capital` follows the
     span directly (no comma between: in "Moscow, the largest city in Europe, is the capital",
-    Europe is not).
+    Europe is not). For "Who is the engineer of the Eiffel Tower?": a sentence where the
+    span directly follows the role word, as its name ("named after the engineer Gustave
+    Eiffel", "with his wife, Marie Curie"); for "Which opera did he write?", the noun
+    asked for ("the opera Eugene Onegin").
     """
     match = _ASKED_ROLE_RE.match(question.strip())
-    if match is None or not span.strip():
+    asked = match.group(1) if match else _which_noun(question)
+    if not asked or not span.strip():
         return False
-    role = r"\s+".join(re.escape(w) for w in match.group(1).split())
-    said = re.compile(rf"(?<!\w){re.escape(span)}\s+(?:is|was|are|were)\s+the\s+{role}(?!\w)", re.I)
+    role = r"\s+".join(re.escape(w) for w in asked.split())
+    name = re.escape(span)
+    # A number may follow `of` ("a population of about 1.4 million"); a name may not
+    # ("the author of Typee" does not name the author).
+    of = r"\s+of(?:\s+(?:about|around|approximately|nearly|over|some))?" if span[:1].isdigit() else ""
+    said = re.compile(
+        rf"(?<!\w)(?:{name}\s+(?:is|was|are|were)\s+the\s+{role}|{role}(?:,|{of})?\s+{name})(?!\w)", re.I
+    )
     return any(said.search(sentence) for sentence in shown)
 
 
@@ -1120,12 +1204,15 @@ def _span_prior(question: str, span: str, before: str, shown: Sequence[str]) -> 
 
     Its answer-type fit (`_phrase_score`), plus a point when it lies in the sentence that
     best matches the question (`shown[0]`), plus two when a sentence says it is what the
-    question asks (`_named_as_asked`).
+    question asks (`_named_as_asked`), plus two when a number the question names stands
+    just before it ("Which prize did he win in 1982?": "the 1982 Nobel Prize in
+    Literature").
     """
     return (
         _phrase_score(question, span, before)
         + (bool(shown) and span in shown[0])
         + 2 * _named_as_asked(question, span, shown)
+        + 2 * (before[:1].isdigit() and before in re.findall(r"\d[\d.,]*", question))
     )
 
 

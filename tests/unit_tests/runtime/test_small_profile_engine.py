@@ -173,7 +173,9 @@ _HOP_REPLIES = {"Which country is Timbuktu in?": "Mali", "What is the capital of
 
 @pytest.mark.parametrize("mode", ["onetime", "iterative"])
 def test_the_small_task_asked_qa_excludes_the_bridge_entity(mode: str) -> None:
-    task = "What is the capital of the country where Timbuktu is?"
+    # Not a question the nested-question rule splits (it does not open with a question
+    # word), so the scripted plan and grounding stand.
+    task = "Timbuktu lies in a country: what is its capital?"
     replies = {**_HOP_REPLIES, task: "Bamako"}
     plan = "Subgoal 1: Obtain the country of Timbuktu.; Subgoal 2: Obtain the capital of that country."
     agent, calls = _qa_agent(

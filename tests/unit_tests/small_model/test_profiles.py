@@ -636,6 +636,49 @@ def test_a_span_the_evidence_says_is_what_was_asked_gets_the_prior() -> None:
     assert small_qa_answer(near, question, evidence) == "Cairo"
 
 
+def test_a_span_named_by_the_role_asked_gets_the_prior() -> None:
+    from langchain_lumos.profiles import _named_as_asked, _span_prior, answer_candidates
+
+    eiffel = ["It is named after the engineer Gustave Eiffel, whose company built the tower."]
+    question = "Who is the engineer of the Eiffel Tower?"
+    assert _named_as_asked(question, "Gustave Eiffel", eiffel)
+    assert not _named_as_asked(question, "Gustave", ["The engineer said Gustave was late."])
+    assert _named_as_asked(
+        "Who is the wife of Pierre Curie?", "Marie Curie", ["He won it with his wife, Marie Curie."]
+    )
+    # A number may follow "of"; a name may not.
+    prague = ["Located on the Vltava River, the city has a population of about 1.4 million."]
+    assert _named_as_asked("What is the population of Prague?", "1.4 million", prague)
+    assert not _named_as_asked("Who is the author of Moby-Dick?", "Typee", ["He was the author of Typee."])
+    # A named word may carry on a name begun by a new one; a span of named words alone is no candidate.
+    spans = dict(answer_candidates(question, eiffel))
+    assert "Gustave Eiffel" in spans and "Eiffel" not in spans
+    # A number the question names just before a span: "the 1982 Nobel Prize".
+    asked = "Which prize did Gabriel García Márquez win in 1982?"
+    awards = ["He was awarded the 1972 Neustadt International Prize and the 1982 Nobel Prize in Literature."]
+    prior = {
+        span: _span_prior(asked, span, before, awards) for span, before in answer_candidates(asked, awards)
+    }
+    assert prior["Nobel Prize"] > prior["Neustadt International Prize"]
+
+
+def test_the_words_after_the_noun_asked_for_are_a_candidate_lowercase_too() -> None:
+    from langchain_lumos.profiles import _named_as_asked, answer_candidates
+
+    question = "Which elements did the wife of Pierre Curie discover?"
+    prize = [
+        "She won the 1911 Nobel Prize for the discovery of the elements radium and polonium, by isolation."
+    ]
+    spans = dict(answer_candidates(question, prize))
+    assert spans["radium and polonium"] == "elements"
+    assert "and polonium" not in spans and "and" not in spans
+    assert _named_as_asked(question, "radium and polonium", prize)
+    opera = ["He wrote the ballets Swan Lake and The Sleeping Beauty, and the opera Eugene Onegin."]
+    asked = "Which opera was written by the composer of The Nutcracker?"
+    assert _named_as_asked(asked, "Eugene Onegin", opera)
+    assert not _named_as_asked(asked, "Swan Lake", opera)
+
+
 def test_the_qa_step_scores_candidate_spans_where_the_model_can() -> None:
     question = "Where was Franz Kafka born?"
     # Equal likelihoods: the prior decides (a place after "in" for "where").
