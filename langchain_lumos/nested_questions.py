@@ -58,12 +58,21 @@ __all__ = [
 
 _QUESTION_WORDS = "what|which|who|whom|whose|where|when|how"
 _OPENING_RE = re.compile(rf"^(?:(?:in|on|at|from|to|for|by|with|of) )?(?:{_QUESTION_WORDS})\b", re.IGNORECASE)
-_TWO_QUESTIONS_RE = re.compile(rf",? and (?:{_QUESTION_WORDS})\b", re.IGNORECASE)
+_TWO_QUESTIONS_RE = re.compile(rf",? and (?:{_QUESTION_WORDS})\b|, and ", re.IGNORECASE)
 _RELATIVES = frozenset({"where", "who", "whom", "whose", "that", "which", "when"})
 # Lowercase words a name may hold between its capitalised words ("One Hundred Years of Solitude").
 _NAME_LINKS = frozenset({"of", "the", "and", "de", "da", "del", "von", "van", "der", "la", "le", "in", "on"})
-# Role words that do not name an entity of their own ("the same name", "the first of").
+# Role words that do not name an entity of their own ("the same name", "the first of"), and
+# place kinds whose `of` names the place itself ("the village of Shienga" is Shienga).
 _NOT_ROLES = frozenset({"same", "first", "last", "other", "following", "one", "most"})
+_PLACE_KINDS = frozenset(
+    {"village", "city", "town", "state", "county", "province", "region", "island", "kingdom", "republic"}
+    | {"district", "borough", "municipality", "commune", "parish", "port", "isle", "empire"}
+)
+# Prepositions: never a role word ("the town in which ...": the role is `town`).
+_PREPOSITIONS = frozenset({"in", "on", "at", "for", "from", "with", "to", "into", "by", "of", "as", "about"})
+# Nouns of time: "In what year was {} born?" ends with a verb the inner clause would swallow.
+_TIMES = frozenset({"year", "date", "time", "decade", "century", "month", "day", "era", "season"})
 _COPULAS = "is|was|are|were"
 _MAX_ROLE_WORDS = 3
 
@@ -111,6 +120,8 @@ def _name_end(words: Sequence[str], start: int) -> int | None:
         return None
     end = i + 1
     for k in range(i + 1, len(words)):
+        if words[k - 1].endswith(","):
+            break  # "the state of Georgia, Brunswick ...": the name ends at its comma
         word = words[k]
         if word[:1].isupper() or word[:1].isdigit():
             end = k + 1
@@ -129,6 +140,12 @@ def _inner_at(words: Sequence[str], i: int) -> tuple[int, int] | None:
         role = words[i + 1 : i + 1 + n]
         if len(role) < n or not all(_is_role_word(w) for w in role):
             return None
+        if role[-1] in _PREPOSITIONS and role[-1] not in ("of", "by"):
+            if n < 2 or i + 1 + n >= len(words) or words[i + 1 + n] not in ("which", "whom"):
+                return None
+            if any(w.endswith(",") for w in words[i + 1 + n :]):
+                return None
+            return i, len(words)  # "the town in which Fort Kongenstein is located"
         if role[0] in _NOT_ROLES or role[-1] in ("of", "by") or _RELATIVES & set(role):
             return None
         after = i + 1 + n
@@ -138,8 +155,12 @@ def _inner_at(words: Sequence[str], i: int) -> tuple[int, int] | None:
             end = _name_end(words, after + 1)
             if end is None:
                 continue  # "the population of the city where ...": look further in
+            if n == 1 and role[0] in _PLACE_KINDS and words[after] == "of":
+                return None  # "the village of Shienga" names the place itself
             if end < len(words) and (words[end] == "and" or not _ends_name(words[end])):
                 return None  # a list ("... of X and Y"), or a name cut short ("the Big Five companies")
+            if words[end - 1].endswith(("'s", "’s")) or (end < len(words) and words[end - 1].endswith(",")):
+                return None  # "the time of Providenza Panno's death"; "of X, the Irish ...": not the whole phrase
             return i, end
         if words[after] in _RELATIVES:
             if any(w.endswith(",") for w in words[after:]):
@@ -169,34 +190,50 @@ def split_nested_question(question: str) -> NestedQuestion | None:
     text = " ".join(question.split())
     if not _OPENING_RE.match(text) or text.count("?") > 1 or _TWO_QUESTIONS_RE.search(text):
         return None
-    words = text.rstrip("?").rstrip().split(" ")
-    found: tuple[int, int] | None = None
-    for i in range(1, len(words)):
-        if words[i] == "the":
-            span = _inner_at(words, i)
-            if span is not None:
-                found = span  # the last one: the innermost hop
-    if found is None:
+    from langchain_lumos.profiles import question_options
+
+    if question_options(text):  # "Which airport is in Georgia, A or B?": a choice, not a hop
         return None
-    start, end = found
+    words = text.rstrip("?").rstrip().split(" ")
+    spans = [span for i in range(1, len(words)) if words[i] == "the" and (span := _inner_at(words, i))]
+    if not spans:
+        return None
+    # The innermost hop; but a `the <role> of <Name>` inside a relative clause describes
+    # its entity ("the movie in which Nolan North played the role of Superboy").
+    start, end = spans[-1]
+    clause = next((s for s in spans if s[0] < start and s[1] == len(words) and _relative(words, s)), None)
+    if clause is not None:
+        start, end = clause
     inner = " ".join(words[start:end]).rstrip(",")
     outer = " ".join([*words[:start], "{}", *words[end:]]) + "?"
     if re.match(rf"^(?:what|who|which(?: [\w-]+)?) (?:{_COPULAS}) \{{\}}", outer, re.IGNORECASE):
         return None  # "What is the capital of Egypt?": the phrase is what is asked
     if outer_subgoal(outer) is None:
         return None
+    opening = re.match(r"^(?:\w+ )?(?:which|what) (\w+)", outer, re.IGNORECASE)
+    if opening and opening.group(1).lower() in _TIMES and inner.split()[2:3] and end == len(words):
+        return None  # "In what year was the singer who popularized X born?": the verb went inside
     role = _role(words[start + 1 : end])
     return NestedQuestion(inner=inner, outer=outer, role=role)
+
+
+def _relative(words: Sequence[str], span: tuple[int, int]) -> bool:
+    """Whether an inner phrase is `the <role> <relative clause>`."""
+    head = words[span[0] + 1 : span[1]]
+    return any(w in _RELATIVES for w in head[: _MAX_ROLE_WORDS + 1])
 
 
 def _role(words: Sequence[str]) -> str:
     """The head noun of an inner phrase's words after `the`: the last role word before `of`/a relative."""
     head: list[str] = []
     for word in words:
-        if word in ("of", "by") or word in _RELATIVES:
+        if word in _PREPOSITIONS or word in _RELATIVES:
             break
         head.append(word)
-    return head[-1]
+    nouns = [
+        w for w in head if not w.endswith(("ed", "ly"))
+    ]  # "the footballer replaced by ...", "eventually"
+    return (nouns or head)[-1]
 
 
 _OUTER_FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
@@ -221,7 +258,7 @@ _OUTER_FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...]
     ),
     # Which emperor exiled {}? -> the emperor that exiled {}
     (
-        re.compile(r"^Which ([\w-]+) ([a-z][\w-]*ed\b.*\{\}.*)\?$"),
+        re.compile(r"^Which ([a-z][\w-]*) ([a-z][\w-]*ed\b.*\{\}.*)\?$"),
         lambda m: f"Obtain the {m[1]} that {m[2]}.",
     ),
     # Where was {} born? -> the place where {} was born

@@ -815,6 +815,8 @@ _QUESTION_WORDS = STOPWORDS | frozenset(
     | {"i", "not", "no", "know", "don't", "answer", "unknown", "sorry", "text", "sure"}
 )
 _NAME_JOINERS = ("of", "de", "da", "van", "von")
+_IN_NAMES = frozenset({"prize", "prizes", "award", "awards", "medal"})
+"""Words a name carries on after with `in` ("Nobel Prize in Literature"; not "Museo Reina Sofía in Madrid")."""
 _MAX_SPAN_WORDS = 8
 _NO_ANSWER = "No answer"
 _MAX_SNAP_WORDS = 6
@@ -899,10 +901,18 @@ def _phrases(question: str, sentence: str, exclude: Sequence[str] = ()) -> list[
         word = token.strip(".,")
         capital = bool(word) and (word[0].isupper() or word[0].isdigit())
         # A named word may carry on a name begun by a new one ("Gustave Eiffel" for a question
-        # about the Eiffel Tower, "Marie Curie" for one about Pierre Curie).
-        fresh = word.casefold() not in asked or (bool(current) and (word.casefold() == head or capital))
+        # about the Eiffel Tower, "Marie Curie" for one about Pierre Curie), and so may a
+        # joiner the question holds too ("Statue of Liberty" for a question with "of").
+        joins = bool(current) and (
+            word.casefold() in (*_NAME_JOINERS, head)
+            or (word == "in" and current[-1].casefold() in _IN_NAMES)  # "Nobel Prize in Literature"
+        )
+        fresh = (
+            word.casefold() not in asked
+            or (bool(current) and (joins or capital))
+            or (capital and word.casefold() == head)  # "Statue of Liberty" for "Which statue ...?"
+        )
         opener = i == 0 and word.casefold() in _SENTENCE_OPENERS
-        joins = bool(current) and word.casefold() in (*_NAME_JOINERS, head)
         unit = bool(current) and current[-1][:1].isdigit() and word.casefold() in _NUMBER_UNITS
         if fresh and not opener and (capital or joins or unit):
             if not current:
@@ -938,8 +948,8 @@ def _phrase_score(question: str, phrase: str, before: str) -> int:
     if wants_person and not has_digit:
         score += 1 if len(phrase.split()) > 1 else 0
         score += 2 if before in _AGENT_CUES else 0
-    if head and phrase.casefold().endswith(" " + head):
-        score += 2
+    if head and (phrase.casefold().endswith(" " + head) or phrase.casefold().startswith(head + " ")):
+        score += 2  # "Ming dynasty" for "Which dynasty ...?", "Statue of Liberty" for "Which statue ...?"
     if len(phrase) <= 2:
         score -= 1
     if wants_place and before in _PLACE_WORDS:
@@ -1084,8 +1094,12 @@ def answer_candidates(
 
     Every run of 1 to 6 consecutive words inside a capitalised or numeric phrase of the
     sentences that the question does not name (`Pyotr Ilyich Tchaikovsky`, `Ilyich
-    Tchaikovsky`, `Tchaikovsky`, ...), first occurrence first, at most 64. A choice
-    question's options are its only candidates (`question_options`).
+    Tchaikovsky`, `Tchaikovsky`, ...), and inside the words a sentence names right after
+    the noun the question asks for, lowercase ones too (`radium and polonium` after "the
+    elements" for "Which elements ...?"), first occurrence first, at most 64; no run made
+    only of named words, or beginning or ending with `and`, `or`, `in` or a name joiner
+    (`of Liberty`). A choice question's options are its only candidates
+    (`question_options`).
 
     Args:
         question: The question.
@@ -1110,8 +1124,8 @@ def answer_candidates(
                 for j in range(i + 1, min(len(words), i + _MAX_SNAP_WORDS) + 1):
                     if all(w.casefold() in named for w in words[i:j]):
                         continue  # only named words: "Eiffel" of "Gustave Eiffel"
-                    if {words[i].casefold(), words[j - 1].casefold()} & {"and", "or"}:
-                        continue  # "and polonium" of "radium and polonium"
+                    if {words[i].casefold(), words[j - 1].casefold()} & {"and", "or", "in", *_NAME_JOINERS}:
+                        continue  # "and polonium" of "radium and polonium", "of Liberty", "Statue of"
                     found.setdefault(" ".join(words[i:j]), before if i == 0 else words[i - 1].casefold())
     return list(found.items())[:_MAX_CHOICES]
 
@@ -1193,8 +1207,12 @@ def _named_as_asked(question: str, span: str, shown: Sequence[str]) -> bool:
     # A number may follow `of` ("a population of about 1.4 million"); a name may not
     # ("the author of Typee" does not name the author).
     of = r"\s+of(?:\s+(?:about|around|approximately|nearly|over|some))?" if span[:1].isdigit() else ""
+    # After the role, the span is the whole name: up to punctuation or a function word
+    # ("the elements radium and polonium, by" names `radium and polonium`, not `radium`).
+    whole = rf"(?=\s*(?:[,.;:)]|$)|\s+(?:{'|'.join(sorted(_AFTER_HEAD_STOPS))})\b)"
     said = re.compile(
-        rf"(?<!\w)(?:{name}\s+(?:is|was|are|were)\s+the\s+{role}|{role}(?:,|{of})?\s+{name})(?!\w)", re.I
+        rf"(?<!\w)(?:{name}\s+(?:is|was|are|were)\s+the\s+{role}(?!\w)|{role}(?:,|{of})?\s+{name}{whole})",
+        re.I,
     )
     return any(said.search(sentence) for sentence in shown)
 

@@ -108,10 +108,33 @@ def test_a_one_time_second_subgoal_names_the_bridge_by_its_role() -> None:
         "institutions where they studied?",  # two questions
         "Who were the directors of the films that won the Best Picture Oscar in the years 2000, 2005, and 2010?",
         "Who created the original version of the 5 most used social media platforms?",  # a count
+        # From HotpotQA dev, read to check the rule on questions it was not written for:
+        "What is the population of the city of Prague?",  # a place kind's `of` names the place
+        "Who was the New York City Fire Commissioner at the time of Providenza Panno's death?",
+        "What was the location of the execution of Roger David Casement, the Irish Nationalist?",
+        "Which airport is located in the state of Georgia, Brunswick Golden Isles Airport or Lafayette Regional Airport?",
+        "In what year was the singer who popularized the song born?",  # the verb went inside
+        "Who was the lead character designer on Pepper Ann, and the creator of Cartoon Cartoons?",
     ],
 )
 def test_other_questions_do_not_split(question: str) -> None:
     assert split_nested_question(question) is None
+
+
+def test_hotpotqa_shapes_split_at_the_right_phrase() -> None:
+    town = split_nested_question("In which region is the town in which Fort Kongenstein is located?")
+    assert town is not None and town.role == "town"
+    assert town.second_subgoal() == "Obtain the region that that town is in."
+    # A `the <role> of <Name>` inside a relative clause describes its entity.
+    movie = split_nested_question(
+        "What was the budget of the film in which Nolan North played the role of Superboy?"
+    )
+    assert movie is not None and movie.inner == "the film in which Nolan North played the role of Superboy"
+    replaced = split_nested_question("What is the current job of the footballer replaced by Zdenek Zeman?")
+    assert replaced is not None and replaced.role == "footballer"
+    assert (
+        split_nested_question("Which European based oil giant bought the trading arm of J.P. Morgan?") is None
+    )
 
 
 def test_outer_questions_of_unknown_shape_do_not_split() -> None:

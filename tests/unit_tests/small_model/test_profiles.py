@@ -677,6 +677,31 @@ def test_the_words_after_the_noun_asked_for_are_a_candidate_lowercase_too() -> N
     asked = "Which opera was written by the composer of The Nutcracker?"
     assert _named_as_asked(asked, "Eugene Onegin", opera)
     assert not _named_as_asked(asked, "Swan Lake", opera)
+    # After the role, the span must be the whole name: not `radium` of "radium and polonium".
+    assert not _named_as_asked(question, "radium", prize)
+
+
+def test_names_with_the_noun_asked_for_or_a_prize_field_are_candidates() -> None:
+    from langchain_lumos.profiles import _span_prior, answer_candidates
+
+    question = "Which statue did the engineer of the Eiffel Tower help to build?"
+    statue = ["He is known for his contribution to building the Statue of Liberty in New York."]
+    spans = answer_candidates(question, statue)
+    assert "Statue of Liberty" in dict(spans)
+    assert not {"of Liberty", "Statue of"} & set(dict(spans))
+    prior = {span: _span_prior(question, span, before, statue) for span, before in spans}
+    assert prior["Statue of Liberty"] > prior["New York"]
+    prize = ["He won the 1982 Nobel Prize in Literature."]
+    spans = dict(answer_candidates("Which prize did he win in 1982?", prize))
+    assert (
+        "Nobel Prize in Literature" in spans
+        and "Nobel Prize in" not in spans
+        and "in Literature" not in spans
+    )
+    museum = dict(
+        answer_candidates("In which museum is Guernica?", ["It is in the Museo Reina Sofía in Madrid."])
+    )
+    assert "Museo Reina Sofía" in museum and "Museo Reina Sofía in Madrid" not in museum
 
 
 def test_the_qa_step_scores_candidate_spans_where_the_model_can() -> None:
