@@ -15,8 +15,12 @@ question's syntax, and the profile plans them by rule (`nested_plan`):
 A question splits only when both parse: it opens with a question word (`What`, `Which`,
 `On which`, ...), the inner phrase is not the whole of what is asked ("What is the
 capital of Egypt?" asks for the phrase itself: one hop), no `and` follows the inner
-name (a list), and the outer question has one of the shapes `outer_subgoal` knows.
-Anything else plans as the model writes it.
+name (a list), and the outer question has one of the shapes `outer_subgoal` knows. Read
+against HotpotQA dev questions it was not written for, it also leaves alone choices
+("..., A or B?"), two questions joined by `, and`, names cut at a comma or a possessive,
+and a place kind's `of` ("the village of Shienga" is Shienga); a `the <role> of <Name>`
+inside a relative clause gives way to that clause. Anything else plans as the model
+writes it.
 
 The plan the rule writes is the one the profile's own exemplars teach (Lumos's subgoal
 style, `Obtain ...`):
@@ -25,8 +29,9 @@ style, `Obtain ...`):
   emperor that exiled that author.` (the grounder names the bridge by its variable);
 - iterative: `Subgoal 1: Obtain the author of the Metamorphoses.`, then, once it is
   answered (`Ovid`), `No, I will keep planning. Subgoal 2: Obtain the emperor that exiled
-  Ovid.`, then `Yes, I will stop planning.`; the model plans on when the first hop found
-  no answer.
+  Ovid.`, then `Yes, I will stop planning.` (the profile's two-subgoal cap,
+  `SMALL_MAX_SUBGOALS`, ends the plan before that turn: `budget:max_subgoals`); the model
+  plans on when the first hop found no answer.
 
 The inner hop's `QA` asks the inner phrase itself (`first_hop_question`: "Who is the
 author of the Metamorphoses?"), not the grounder's rewrite of the whole task. The task
