@@ -191,6 +191,11 @@ def _apply(
         emit("plan_unreadable", output=call.text, error=parsed.error or "No `Subgoal k:` in the reply.")
         return {**update, "stop_reason": "no_plan"}
     chosen = parsed.subgoals if setup.mode == "onetime" else parsed.subgoals[:1]
+    if setup.mode == "onetime" and setup.domain.profile == "small":
+        from langchain_lumos.profiles import asked_subgoals
+
+        kept = asked_subgoals(setup.domain, setup.mode, _task(state), [s.text for s in chosen])
+        chosen = tuple(chosen[i] for i in kept)
     new = [
         Subgoal(
             index=len(subgoals) + i + 1,

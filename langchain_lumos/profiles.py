@@ -32,10 +32,12 @@ which this module never touches. Everything small-model-only lives here:
   for the bridge entity rather than the whole QA record.
 - **Whole names searched**: `link_queries` widens `KnowledgeQuery(Liberty)` for "Who
   designed the Statue of Liberty?" to `KnowledgeQuery(Statue of Liberty)`, the longest page
-  title the question (or a subgoal) spells around the query, where the search backend can
+  title the question (or an answer found so far) spells around the query, where the search backend can
   tell (`Corpus.link`); the grounder applies it to every grounding in this profile.
 - **Repeated-subgoal detection**: `is_repeated_subgoal(subgoal, previous)` (stop an
   iterative plan that loops) and `drop_repeated_subgoals` (a one-time plan's repeats);
+  `asked_subgoals`: a one-time plan's later subgoal that names nothing the task asks is
+  an exemplar copy ("Obtain the birthplace of that composer."), dropped;
   `builds_on_result` / `small_plan_stop`: a later iterative subgoal that does not name the
   answer just found rephrases the hop instead of asking the next one.
 - **A subgoal cap** (`SMALL_MAX_SUBGOALS`): complex QA plans at most two hops.
@@ -92,6 +94,7 @@ __all__ = [
     "SMALL_QA_PROMPT",
     "GroundingStoppingCriteria",
     "answer_candidates",
+    "asked_subgoals",
     "asmall_qa_answer",
     "builds_on_result",
     "cut_grounding",
@@ -412,6 +415,28 @@ def small_plan_stop(subgoal: str, previous: Sequence[str], result: str | None) -
     return is_repeated_subgoal(subgoal, previous) or not builds_on_result(subgoal, result)
 
 
+def asked_subgoals(domain: str | Domain, mode: str, task: str, subgoals: Sequence[str]) -> list[int]:
+    """The indexes of a one-time plan's subgoals to run: the later ones must name what the task asks.
+
+    A small planner copies its exemplar's second hop ("Obtain the birthplace of that
+    composer." for "Who composed the ballet The Nutcracker?"); that hop then searches the
+    answer found and asks the task over the wrong page, the right answer excluded as the
+    bridge. A later subgoal sharing no content word with the task is dropped. Every
+    subgoal is kept anywhere but one-time complex QA in the small profile.
+
+    Args:
+        domain: The run's domain.
+        mode: `iterative` or `onetime`.
+        task: The task.
+        subgoals: The plan's subgoal texts.
+    """
+    resolved = get_domain(domain)
+    if resolved.profile != "small" or resolved.name != "complex_qa" or _mode(mode) != "onetime":
+        return list(range(len(subgoals)))
+    asked = subgoal_words(task)
+    return [i for i, text in enumerate(subgoals) if i == 0 or subgoal_words(text) & asked]
+
+
 def stops_small_plan(
     domain: str | Domain, mode: str, subgoal: str, previous: Sequence[str], result: str | None
 ) -> bool:
@@ -478,8 +503,8 @@ SIGNATURES: Mapping[str, Mapping[str, tuple[str, ...]]] = MappingProxyType(
 )
 """Per domain, the argument shapes the small profile's grounding grammar enforces
 (`langchain_lumos.grammar.grounding_grammar`'s `signatures`): `KnowledgeQuery` searches
-for words of the task and the subgoals (or an earlier result, the bridge entity), so a
-small model cannot copy an exemplar's entity (`KnowledgeQuery(Dracula)` for a question
+for words of the task and the answers found so far (or an earlier result's variable, the
+bridge entity), so a small model cannot copy an exemplar's entity (`KnowledgeQuery(Dracula)` for a question
 about the Statue of Liberty); `ParagraphRetrieve` reads a variable and a `Query: `, `QA` a
 bracketed list of variables and a `Question: ` (a question without `;` that ends at its
 `?`, so no `; Answer: ...` guess or run-on text rides along)."""
@@ -710,10 +735,18 @@ def grammar_for(
 
 
 def _context_texts(state: Mapping[str, Any]) -> list[str]:
-    """The task and the subgoals so far: the text a search query's words come from."""
+    """The task, then the answers found so far: the text a search query's words come from.
+
+    Not the subgoals: a small planner's subgoal may name what the task never does ("Obtain
+    the birthplace of the capital of the country of Africa" for "In which country is Mount
+    Kilimanjaro?"), and a search for it finds the wrong page. A next hop's entity is an
+    answer found (the bridge), which the subgoal naming it only repeats.
+    """
     texts = [str(state.get("task") or "")]
     texts += [
-        str(s.get("text", "")) if isinstance(s, Mapping) else str(s) for s in state.get("subgoals") or ()
+        qa_answer(value)
+        for value in (state.get("variables") or {}).values()
+        if isinstance(value, str) and _QA_RESULT_RE.match(value)
     ]
     return texts
 
@@ -726,7 +759,7 @@ def _search_backend_method(tools: Sequence[Any], name: str) -> Any:
 
 
 def _context_words(state: Mapping[str, Any], tools: Sequence[Any] = ()) -> list[str]:
-    """The words of the task and the subgoals so far (what a search query may use).
+    """The words of the task and the answers found so far (what a search query may use).
 
     When the `KnowledgeQuery` tool's backend can tell (`unknown(word)`, the offline corpus),
     not the words whose search terms it has never seen: a query of them ("Halibegovic")
@@ -751,7 +784,7 @@ def link_queries(
     *Liberty*. When the `KnowledgeQuery` tool's backend can tell (`link(mention, context)`,
     the offline corpus: the longest page title the text spells around the mention), such an
     action becomes `KnowledgeQuery(Statue of Liberty)`, with the task first, then the
-    subgoals, as the text. A query naming a variable (`KnowledgeQuery(R3)`), a keyword
+    answers found so far, as the text. A query naming a variable (`KnowledgeQuery(R3)`), a keyword
     argument, or a query no longer title holds is kept as written; so is every action
     when the backend cannot tell (web search).
     """

@@ -235,3 +235,17 @@ def test_the_small_profile_searches_the_whole_name_the_question_gives(profile: s
     )
     assert state["actions"][0]["text"] == f"R1 = KnowledgeQuery({expected})"
     assert state["observations"][0]["output"].startswith(f"{expected} *** ")
+
+
+@pytest.mark.parametrize(("profile", "expected"), [("small", 1), ("eval", 2)])
+def test_a_one_time_small_plan_drops_a_hop_the_task_never_asks(profile: str, expected: int) -> None:
+    domain = small_model_profile("complex_qa", mode="onetime") if profile == "small" else "complex_qa"
+    plan = "Subgoal 1: Obtain the composer of the ballet.; Subgoal 2: Obtain the birthplace of that composer."
+    grounding = "R1 = QA(x, Question: Who composed the ballet?)"
+    replies = {
+        "Who composed the ballet?": "Tchaikovsky",
+        "Who composed the ballet The Nutcracker?": "Tchaikovsky",
+    }
+    agent, _ = _qa_agent(grounding, replies, domain, mode="onetime", plan=plan)
+    state = agent.invoke("Who composed the ballet The Nutcracker?")  # type: ignore[attr-defined]
+    assert len(state["subgoals"]) == expected

@@ -250,14 +250,33 @@ def test_grammars_accept_every_exemplar_output(domain: str, mode: str) -> None:
 def test_the_small_profile_searches_for_words_of_the_question() -> None:
     domain = small_model_profile("complex_qa", mode="iterative")
     state = {
-        "task": "Who designed the Statue of Liberty?",
-        "subgoals": [{"index": 1, "text": "Obtain the designer of Kafka's statue."}],
+        "task": "Who designed Kafka's Statue of Liberty?",
+        "subgoals": [{"index": 1, "text": "Obtain the designer of the statue in Africa."}],
+        "variables": {"R0": "Question: Who designed it?; Answer: Frédéric Bartholdi"},
     }
     grammar = grammar_for(domain, QA_TOOLS, mode="iterative", state=state)
     tail = "; R2 = ParagraphRetrieve(R1, Query: Who?); R3 = QA([R2], Question: Who?)\n"
     assert _accepts(grammar, "R1 = KnowledgeQuery(Statue of Liberty)" + tail)
     assert _accepts(grammar, "R1 = KnowledgeQuery(Kafka)" + tail)  # a possessive's bare name
+    assert _accepts(grammar, "R1 = KnowledgeQuery(Frédéric Bartholdi)" + tail)  # an answer found
     assert not _accepts(grammar, "R1 = KnowledgeQuery(Dracula)" + tail)  # an exemplar's entity
+    assert not _accepts(grammar, "R1 = KnowledgeQuery(Africa)" + tail)  # only a subgoal names it
+
+
+def test_a_one_time_plans_exemplar_copied_hop_is_dropped() -> None:
+    from langchain_lumos.profiles import asked_subgoals
+
+    task = "Who composed the ballet The Nutcracker?"
+    plan = ["Obtain the composer of the ballet The Nutcracker.", "Obtain the birthplace of that composer."]
+    small = small_model_profile("complex_qa", mode="onetime")
+    assert asked_subgoals(small, "onetime", task, plan) == [0]
+    hops = ["Obtain the country where Timbuktu is.", "Obtain the capital of that country."]
+    assert asked_subgoals(
+        small, "onetime", "What is the capital of the country where Timbuktu is?", hops
+    ) == [0, 1]
+    # Anywhere else every subgoal is kept.
+    assert asked_subgoals("complex_qa", "onetime", task, plan) == [0, 1]
+    assert asked_subgoals(small_model_profile("complex_qa"), "iterative", task, plan) == [0, 1]
 
 
 def test_the_small_profile_searches_for_no_word_the_corpus_has_never_seen() -> None:
@@ -300,6 +319,7 @@ def test_the_small_profile_widens_a_search_for_part_of_a_name() -> None:
     state = {
         "task": "Who designed the Statue of Liberty?",
         "subgoals": [{"index": 1, "text": "Obtain the wife of Pierre Curie."}],
+        "variables": {"R9": "Question: Who was his colleague?; Answer: Pierre Curie"},
     }
     grounding = (
         "R1 = KnowledgeQuery(Liberty); R2 = KnowledgeQuery(R1); R3 = KnowledgeQuery(Curie); "
@@ -310,7 +330,7 @@ def test_the_small_profile_widens_a_search_for_part_of_a_name() -> None:
     assert [a["text"] for a in linked] == [
         "R1 = KnowledgeQuery(Statue of Liberty)",  # from the task
         "R2 = KnowledgeQuery(R1)",  # a variable is kept
-        "R3 = KnowledgeQuery(Pierre Curie)",  # from a subgoal
+        "R3 = KnowledgeQuery(Pierre Curie)",  # from an answer found
         "R4 = KnowledgeQuery(Query: Liberty)",  # a keyword argument is kept
         "R5 = QA([R1], Question: Liberty?)",  # other actions are kept
     ]
