@@ -148,7 +148,7 @@ def grounding_grammar(
             before or 1 to 8 of `context_words` joined by spaces (a search query made of
             the question's own words, so no exemplar's entity is copied). Actions not
             listed take any balanced argument text.
-        context_words: The words a `"words"` part may use (the task's and subgoals').
+        context_words: The words a `"words"` part may use (the caller's choice; the small profile gives the task's and the answers found).
             Empty: such a part takes any text without parentheses.
 
     Returns:
