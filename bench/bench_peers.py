@@ -3,7 +3,11 @@
 Both agents get instant (or fixed-latency) fake models and the same instant tool, so what is
 measured is the framework: graph steps, state writes, callbacks. Three figures:
 
-1. Async time and CPU per question. Lumos-O answers with 2 model calls and 4 tool calls;
+1. Async time and CPU per question, Lumos on text LLMs (`FakeListLLM`) and on chat models
+   (`ScriptChatModel`, natively async like the peer's fake: the model class `create_agent`
+   takes; langchain-core's text-LLM call path inspects the model's signature twice per
+   call, the chat path once). Lumos-O
+   answers with 2 model calls and 4 tool calls;
    `create_agent` does the same (one model call with 4 parallel tool calls, then the answer).
    Lumos-I answers with 5 model calls and 2 tool calls (plan, ground, plan, ground, stop);
    `create_agent` cannot make that exact mix (it stops at the first reply without tool calls),
@@ -102,6 +106,44 @@ class ToolRoundsChatModel(BaseChatModel):
         return self._reply(messages)
 
 
+class ScriptChatModel(BaseChatModel):
+    """An instant fake chat model replaying `responses` in turn, natively async.
+
+    `FakeListChatModel` has no async path of its own: langchain-core runs it in a thread
+    for `ainvoke`, a cost `create_agent`'s fake (`ToolRoundsChatModel`) does not pay.
+    """
+
+    responses: list[str]
+    i: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "script-chat-fake"
+
+    def _next(self) -> ChatResult:
+        text = self.responses[self.i % len(self.responses)]
+        self.i += 1
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._next()
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._next()
+
+
 def peer(rounds: int, width: int, delay_s: float = 0.0, *, lumos_state: bool = False) -> Any:
     """`create_agent`; with `lumos_state`, its state gets as many more fields as Lumos's has."""
     from langchain.agents import create_agent
@@ -154,21 +196,23 @@ def lumos(mode: str, delay_s: float = 0.0, *, chat: bool = False) -> Any:
                 mode="onetime",
                 domain="maths",
             )
+        fake: Any = ScriptChatModel if chat else FakeListLLM
         return create_lumos_agent(
-            FakeListLLM(responses=[plan]),
-            FakeListLLM(responses=[ground]),
+            fake(responses=[plan]),
+            fake(responses=[ground]),
             [echo_tool()],
             mode="onetime",
             domain="maths",
         )
-    planner = FakeListLLM(
+    fake = ScriptChatModel if chat else FakeListLLM
+    planner = fake(
         responses=[
             "Subgoal 1: Echo a.",
             "No, I will keep planning. Subgoal 2: Echo b.",
             "Yes, I will stop planning.",
         ]
     )
-    grounder = FakeListLLM(responses=["R1 = Echo(a)", "R2 = Echo(R1)"])
+    grounder = fake(responses=["R1 = Echo(a)", "R2 = Echo(R1)"])
     return create_lumos_agent(planner, grounder, [echo_tool()], mode="iterative", domain="maths")
 
 
@@ -189,6 +233,8 @@ async def per_question(runs: int, repeats: int = 5) -> dict[str, dict[str, float
     agents: dict[str, tuple[Any, Any]] = {
         "lumos-onetime": (lumos("onetime"), lambda i: f"question {i}"),
         "lumos-iterative": (lumos("iterative"), lambda i: f"question {i}"),
+        "lumos-onetime chat": (lumos("onetime", chat=True), lambda i: f"question {i}"),
+        "lumos-iterative chat": (lumos("iterative", chat=True), lambda i: f"question {i}"),
         "peer 1x4": (peer(1, 4), peer_input),  # 2 model calls, 4 tool calls
         "peer 1x4 lumos-sized": (peer(1, 4, lumos_state=True), peer_input),
     }
@@ -280,6 +326,16 @@ def main(runs: int = 200, latency: float = 0.05, questions: int = 100) -> list[d
         f"| iterative, 5 model + 2 tool calls | {1000 * it['wall']:.2f} | {1000 * it['cpu']:.2f} | "
         f"{1000 * fitted:.2f} (fitted) | - | {ratio_i:.2f} |"
     )
+    one_c, it_c = best["lumos-onetime chat"], best["lumos-iterative chat"]
+    ratio_oc, ratio_ic = one_c["wall"] / p14["wall"], it_c["wall"] / fitted
+    print(
+        f"| one-time, chat models (create_agent's model class) | {1000 * one_c['wall']:.2f} | "
+        f"{1000 * one_c['cpu']:.2f} | {1000 * p14['wall']:.2f} | {1000 * p14['cpu']:.2f} | {ratio_oc:.2f} |"
+    )
+    print(
+        f"| iterative, chat models | {1000 * it_c['wall']:.2f} | {1000 * it_c['cpu']:.2f} | "
+        f"{1000 * fitted:.2f} (fitted) | - | {ratio_ic:.2f} |"
+    )
     sized = best["peer 1x4 lumos-sized"]
     print(
         f"| one-time, vs create_agent with as many state fields as Lumos | {1000 * one['wall']:.2f} | "
@@ -302,6 +358,15 @@ def main(runs: int = 200, latency: float = 0.05, questions: int = 100) -> list[d
             "pass": ratio_i <= 1.0,
         }
     )
+    for label, ratio in (("one-time", ratio_oc), ("iterative", ratio_ic)):
+        rows.append(
+            {
+                "bench": f"peers: {label} time / create_agent, Lumos on chat models",
+                "value": f"{ratio:.2f}",
+                "goal": "<= 1.0",
+                "pass": ratio <= 1.0,
+            }
+        )
     print(
         f"\n| abatch {questions} questions, 2 x {1000 * latency:.0f} ms calls, fraction of ideal "
         "| Lumos-O, text LLMs | Lumos-O, chat models | create_agent (chat model) | ratio, LLMs | ratio, chat models |"
