@@ -13,7 +13,14 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import StructuredTool
 
-__all__ = ["SleepChatModel", "SleepLLM", "async_sleep_tool", "echo_tool", "sync_sleep_tool"]
+__all__ = [
+    "ScriptChatModel",
+    "SleepChatModel",
+    "SleepLLM",
+    "async_sleep_tool",
+    "echo_tool",
+    "sync_sleep_tool",
+]
 
 
 class SleepLLM(LLM):
@@ -67,7 +74,8 @@ class SleepChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        time.sleep(self.delay_s)
+        if self.delay_s:
+            time.sleep(self.delay_s)
         return self._result()
 
     async def _agenerate(
@@ -77,8 +85,27 @@ class SleepChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        await asyncio.sleep(self.delay_s)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         return self._result()
+
+
+class ScriptChatModel(SleepChatModel):
+    """An instant fake chat model replaying `responses` in turn, natively async.
+
+    `FakeListChatModel` has no async path of its own: langchain-core runs it in a thread
+    for `ainvoke`, a cost `create_agent`'s fakes do not pay.
+    """
+
+    response: str = ""
+    responses: list[str]
+    delay_s: float = 0.0
+    i: int = 0
+
+    def _result(self) -> ChatResult:
+        text = self.responses[self.i % len(self.responses)]
+        self.i += 1
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
 
 
 def echo_tool(name: str = "Echo") -> StructuredTool:

@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SleepChatModel, SleepLLM, echo_tool
+from _common import ScriptChatModel, SleepChatModel, SleepLLM, echo_tool
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, FakeListLLM
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
@@ -104,44 +104,6 @@ class ToolRoundsChatModel(BaseChatModel):
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         return self._reply(messages)
-
-
-class ScriptChatModel(BaseChatModel):
-    """An instant fake chat model replaying `responses` in turn, natively async.
-
-    `FakeListChatModel` has no async path of its own: langchain-core runs it in a thread
-    for `ainvoke`, a cost `create_agent`'s fake (`ToolRoundsChatModel`) does not pay.
-    """
-
-    responses: list[str]
-    i: int = 0
-
-    @property
-    def _llm_type(self) -> str:
-        return "script-chat-fake"
-
-    def _next(self) -> ChatResult:
-        text = self.responses[self.i % len(self.responses)]
-        self.i += 1
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return self._next()
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return self._next()
 
 
 def peer(rounds: int, width: int, delay_s: float = 0.0, *, lumos_state: bool = False) -> Any:
