@@ -41,6 +41,7 @@ every small-profile plan. None of this touches the eval-compatible style.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -183,6 +184,7 @@ def _ends_name(word: str) -> bool:
     return not (word.endswith("s") and not word.endswith("ss") and word not in ("is", "was", "has", "does"))
 
 
+@functools.lru_cache(maxsize=256)
 def split_nested_question(question: str) -> NestedQuestion | None:
     """The two hops of a nested question, or None when it does not split (see the module docstring).
 
@@ -216,7 +218,7 @@ def split_nested_question(question: str) -> NestedQuestion | None:
     if outer_subgoal(outer) is None:
         return None
     opening = re.match(r"^(?:\w+ )?(?:which|what) (\w+)", outer, re.IGNORECASE)
-    if opening and opening.group(1).lower() in _TIMES and inner.split()[2:3] and end == len(words):
+    if opening and opening.group(1).lower() in _TIMES and len(inner.split()) > 2 and end == len(words):
         return None  # "In what year was the singer who popularized X born?": the verb went inside
     role = _role(words[start + 1 : end])
     return NestedQuestion(inner=inner, outer=outer, role=role)
@@ -345,10 +347,10 @@ def nested_plan(domain: str | Domain, mode: str, state: Mapping[str, Any]) -> st
     if subgoals[0] != nested.first_subgoal:
         return None
     if len(subgoals) == 1:
-        bridges = _bridges(state)
-        if not bridges:
+        bridge = _bridge(state)
+        if bridge is None:
             return None
-        return f"{KEEP_PLANNING} Subgoal 2: {nested.second_subgoal(bridges[0])}"
+        return f"{KEEP_PLANNING} Subgoal 2: {nested.second_subgoal(bridge)}"
     return STOP_PLANNING
 
 
@@ -371,12 +373,13 @@ def _asking(action: GroundedAction, evidence: str, question: str) -> GroundedAct
     return {**action, "args": args, "text": Action(tuple(action["variables"]), action["name"], args).text}
 
 
-def _hops(actions: Sequence[GroundedAction]) -> list[list[int]]:
-    """The indexes of the asking actions, one list per hop: each hop ends at its `QA`."""
-    hops: list[list[int]] = [[]]
+def _hops(actions: Sequence[GroundedAction]) -> list[list[tuple[int, str, str]]]:
+    """The asking actions as `(index, evidence, question)`, one list per hop: each hop ends at its `QA`."""
+    hops: list[list[tuple[int, str, str]]] = [[]]
     for k, action in enumerate(actions):
-        if _asked(action) is not None:
-            hops[-1].append(k)
+        asked = _asked(action)
+        if asked is not None:
+            hops[-1].append((k, *asked))
             if action["name"] == "QA":
                 hops.append([])
     return [h for h in hops if h]
@@ -408,26 +411,24 @@ def ask_hops(actions: Sequence[GroundedAction], state: Mapping[str, Any]) -> lis
     hops = _hops(out)
     if not hops:
         return out
+    bridge: str | None
     if state.get("actions"):  # an iterative second grounding: the bridge is the first hop's answer
-        bridges = _bridges(state)
-        if not bridges or len(subgoals) != 2 or subgoals[1]["text"] != nested.second_subgoal(bridges[0]):
+        bridge = _bridge(state)
+        if bridge is None or len(subgoals) != 2 or subgoals[1]["text"] != nested.second_subgoal(bridge):
             return out
-        bridge, start = bridges[0], 0
+        start = 0
         plan = [(hops[0], second_hop_question(nested, bridge))]
     else:
-        asked = [q for k in hops[0] if (a := _asked(out[k])) for q in a[1:]]
-        plan = [(hops[0], first_hop_question(nested, asked))]
-        qa = out[hops[0][-1]]
+        plan = [(hops[0], first_hop_question(nested, [question for _, _, question in hops[0]]))]
+        qa = out[hops[0][-1][0]]
         if len(hops) < 2 or qa["name"] != "QA" or len(qa["variables"]) != 1:
             bridge, start = None, len(out)
         else:  # a one-time line: the second hop reads the first hop's answer by its variable
-            bridge, start = qa["variables"][0], hops[0][-1] + 1
+            bridge, start = qa["variables"][0], hops[0][-1][0] + 1
             plan.append((hops[1], second_hop_question(nested, bridge)))
-    for indexes, question in plan:
-        for k in indexes:
-            asked_here = _asked(out[k])
-            if asked_here is not None:
-                out[k] = _asking(out[k], asked_here[0], question)
+    for hop, question in plan:
+        for k, evidence, _ in hop:
+            out[k] = _asking(out[k], evidence, question)
     if bridge is not None:
         _search_bridge(out, start, bridge)
     return _ordered(out)
@@ -452,12 +453,10 @@ def _search_bridge(actions: list[GroundedAction], start: int, bridge: str) -> No
             return
 
 
-def _bridges(state: Mapping[str, Any]) -> list[str]:
-    """The first subgoal's answer, as the second subgoal names it (empty when it has none)."""
+def _bridge(state: Mapping[str, Any]) -> str | None:
+    """The first subgoal's answer, as the second subgoal names it (None when it has none)."""
+    from langchain_lumos.profiles import found_answer
     from langchain_lumos.state import subgoal_result
 
     subgoals = state.get("subgoals") or []
-    from langchain_lumos.profiles import found_answer
-
-    bridge = found_answer(subgoal_result(state, subgoals[0]["index"])) if subgoals else None  # type: ignore[arg-type]
-    return [bridge] if bridge else []
+    return found_answer(subgoal_result(state, subgoals[0]["index"])) if subgoals else None  # type: ignore[arg-type]

@@ -848,6 +848,10 @@ _QUESTION_WORDS = STOPWORDS | frozenset(
     | {"i", "not", "no", "know", "don't", "answer", "unknown", "sorry", "text", "sure"}
 )
 _NAME_JOINERS = ("of", "de", "da", "van", "von")
+_EDGE_WORDS = frozenset({"and", "or", "in", *_NAME_JOINERS})
+"""Words no candidate span begins or ends with ("and polonium", "of Liberty", "Statue of")."""
+_TOKEN_RE = re.compile(r"[\w'’.,%-]+")
+"""An evidence sentence's tokens, punctuation attached (`Prague,` ends a phrase)."""
 _IN_NAMES = frozenset({"prize", "prizes", "award", "awards", "medal"})
 """Words a name carries on after with `in` ("Nobel Prize in Literature"; not "Museo Reina Sofía in Madrid")."""
 _MAX_SPAN_WORDS = 8
@@ -930,7 +934,7 @@ def _phrases(question: str, sentence: str, exclude: Sequence[str] = ()) -> list[
     found: list[tuple[str, str]] = []
     current: list[str] = []
     before = previous = ""
-    for i, token in enumerate(re.findall(r"[\w'’.,%-]+", sentence)):
+    for i, token in enumerate(_TOKEN_RE.findall(sentence)):
         word = token.strip(".,")
         capital = bool(word) and (word[0].isupper() or word[0].isdigit())
         # A named word may carry on a name begun by a new one ("Gustave Eiffel" for a question
@@ -1157,7 +1161,7 @@ def answer_candidates(
                 for j in range(i + 1, min(len(words), i + _MAX_SNAP_WORDS) + 1):
                     if all(w.casefold() in named for w in words[i:j]):
                         continue  # only named words: "Eiffel" of "Gustave Eiffel"
-                    if {words[i].casefold(), words[j - 1].casefold()} & {"and", "or", "in", *_NAME_JOINERS}:
+                    if {words[i].casefold(), words[j - 1].casefold()} & _EDGE_WORDS:
                         continue  # "and polonium" of "radium and polonium", "of Liberty", "Statue of"
                     found.setdefault(" ".join(words[i:j]), before if i == 0 else words[i - 1].casefold())
     return list(found.items())[:_MAX_CHOICES]
@@ -1187,6 +1191,10 @@ _AFTER_HEAD_STOPS = frozenset(
 )
 
 
+_WHOLE_NAME = rf"(?=\s*(?:[,.;:)]|$)|\s+(?:{'|'.join(sorted(_AFTER_HEAD_STOPS))})\b)"
+"""What may follow a span named after a role: punctuation, the end, or a function word."""
+
+
 def _named_after(head: str, sentence: str, named: set[str]) -> list[tuple[str, str]]:
     """The words a sentence names right after the noun a question asks for, lowercase ones too.
 
@@ -1197,7 +1205,7 @@ def _named_after(head: str, sentence: str, named: set[str]) -> list[tuple[str, s
     if not head:
         return []
     out: list[tuple[str, str]] = []
-    tokens = re.findall(r"[\w'’.,%-]+", sentence)
+    tokens = _TOKEN_RE.findall(sentence)
     for i, token in enumerate(tokens[:-1]):
         if token.casefold() != head:
             continue
@@ -1242,9 +1250,8 @@ def _named_as_asked(question: str, span: str, shown: Sequence[str]) -> bool:
     of = r"\s+of(?:\s+(?:about|around|approximately|nearly|over|some))?" if span[:1].isdigit() else ""
     # After the role, the span is the whole name: up to punctuation or a function word
     # ("the elements radium and polonium, by" names `radium and polonium`, not `radium`).
-    whole = rf"(?=\s*(?:[,.;:)]|$)|\s+(?:{'|'.join(sorted(_AFTER_HEAD_STOPS))})\b)"
     said = re.compile(
-        rf"(?<!\w)(?:{name}\s+(?:is|was|are|were)\s+the\s+{role}(?!\w)|{role}(?:,|{of})?\s+{name}{whole})",
+        rf"(?<!\w)(?:{name}\s+(?:is|was|are|were)\s+the\s+{role}(?!\w)|{role}(?:,|{of})?\s+{name}{_WHOLE_NAME})",
         re.I,
     )
     return any(said.search(sentence) for sentence in shown)
