@@ -41,6 +41,17 @@ def test_run_prints_modules_live_and_answers(
     assert "Answer: Prague" in out and "Stopped: planner_stop" in out
 
 
+def test_run_says_when_the_plan_was_written_by_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    from langchain_lumos.cli import _print
+
+    _print({"event": "plan_ruled", "output": "Subgoal 1: Obtain the author of the Metamorphoses."})
+    _print({"event": "subgoal_planned", "index": 1, "subgoal": "Obtain the author of the Metamorphoses."})
+    assert capsys.readouterr().out == (
+        "\n[plan]    (the small profile's nested-question rule, no model call)"
+        "\n[plan]    Subgoal 1: Obtain the author of the Metamorphoses.\n"
+    )
+
+
 def test_run_needs_a_task(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run"]) == 2
     assert "give a task" in capsys.readouterr().err
