@@ -39,6 +39,8 @@ MIN_RECURSION_LIMIT = 3
 """The least `recursion_limit` a run can end within (plan, then answer)."""
 
 _INPUT_KEYS = ("task", "messages", "variables")
+_INTERRUPT = "__interrupt__"
+"""The output key of a paused run's interrupts (LangGraph's)."""
 _Params = ParamSpec("_Params")
 _R = TypeVar("_R")
 
@@ -246,6 +248,8 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
         value, config, options = self._prepare(input, config, context, kwargs)
         self._check(value, config)
         with _reading_checkpoints(self.graph.checkpointer):
+            if _values_only(options):
+                return _v1_output(self.graph.invoke(value, config, version="v2", **options))
             return self.graph.invoke(value, config, **options)
 
     async def ainvoke(
@@ -260,6 +264,8 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
         value, config, options = self._prepare(input, config, context, kwargs)
         await self._acheck(value, config)
         with _reading_checkpoints(self.graph.checkpointer):
+            if _values_only(options):
+                return _v1_output(await self.graph.ainvoke(value, config, version="v2", **options))
             return await self.graph.ainvoke(value, config, **options)
 
     def stream(
@@ -305,7 +311,7 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
 
     def _output_keys(self) -> set[str]:
         channels = self.graph.output_channels
-        return {channels, "__interrupt__"} if isinstance(channels, str) else {*channels, "__interrupt__"}
+        return {channels, _INTERRUPT} if isinstance(channels, str) else {*channels, _INTERRUPT}
 
     def as_tool(
         self,
@@ -362,8 +368,31 @@ class LumosAgent(Runnable[LumosInput, dict[str, Any]]):
         return {**config, "configurable": configurable}
 
 
+_GRAPH_OUTPUT = "version" in inspect.signature(CompiledStateGraph.invoke).parameters
+"""Whether this LangGraph's `invoke` can return a `GraphOutput` (`version="v2"`, LangGraph 1.1+)."""
+
+
+def _values_only(options: dict[str, Any]) -> bool:
+    """Whether a run can stream only the values (`version="v2"`) and still return what `invoke` does.
+
+    LangGraph's default (`v1`) `invoke` also streams every task's updates, only to find
+    interrupts in them; `v2` carries the interrupts with the values, so a run does that
+    work once per step instead of once per task. A caller's own `stream_mode` or
+    `version` is passed on as given.
+    """
+    return _GRAPH_OUTPUT and "version" not in options and options.get("stream_mode", "values") == "values"
+
+
+def _v1_output(output: Any) -> Any:
+    """A `GraphOutput` as `invoke` returns it by default: the output, with `__interrupt__` if paused."""
+    value, interrupts = output.value, list(output.interrupts)
+    if not interrupts:
+        return value
+    return {**value, _INTERRUPT: interrupts} if isinstance(value, dict) else {_INTERRUPT: interrupts}
+
+
 def _tool_content(result: dict[str, Any]) -> str:
-    if result.get("__interrupt__"):
+    if result.get(_INTERRUPT):
         lines = ["No answer yet: the run paused for human review."]
     elif result.get("answer") is None:
         lines = [f"No answer found (stopped: {result.get('stop_reason')})."]

@@ -133,6 +133,41 @@ def test_interrupt_chunk_streams_like_invoke() -> None:
 # -- schemas, inputs, drawing -----------------------------------------------------------------
 
 
+def _comparable(result: dict[str, Any]) -> dict[str, Any]:
+    """A run's output without what differs between runs (timings, message ids)."""
+    out = {k: v for k, v in result.items() if k not in ("usage", "observations", "messages")}
+    out["observations"] = [(o["action_id"], o["status"], o["output"]) for o in result["observations"]]
+    out["messages"] = [(m.type, m.content) for m in result.get("messages", [])]
+    if "__interrupt__" in result:
+        out["__interrupt__"] = [(i.value, i.id) for i in result["__interrupt__"]]
+    return out
+
+
+@pytest.mark.parametrize("review", [(), ("plan",)])
+def test_invoke_returns_what_the_graphs_default_invoke_returns(review: tuple[str, ...]) -> None:
+    """The agent asks LangGraph for the values only (`version="v2"`); the result is v1's, interrupts included."""
+    agent = _agent(review=review, checkpointer=InMemorySaver() if review else None)
+    config = _config("t") if review else None
+    ours = agent.invoke("Same?", config)
+    theirs = agent.graph.invoke({"task": "Same?"}, _config("u") if review else None)
+    assert ("__interrupt__" in ours) is bool(review)
+    expected = _comparable(theirs)
+    if review:  # interrupt ids hash the thread's checkpoint namespace: compare the values
+        expected["__interrupt__"] = [(v, None) for v, _ in expected["__interrupt__"]]
+        got = _comparable(ours)
+        got["__interrupt__"] = [(v, None) for v, _ in got["__interrupt__"]]
+        assert got == expected
+    else:
+        assert _comparable(ours) == expected
+    assert _comparable(asyncio.run(_agent().ainvoke("Same?"))) == _comparable(_agent().invoke("Same?"))
+
+
+def test_invoke_passes_a_callers_stream_mode_on() -> None:
+    chunks = _agent().invoke("Same?", stream_mode="updates")
+    assert isinstance(chunks, list)
+    assert "planner" in chunks[0]
+
+
 def test_output_schema_is_the_lumos_output_state() -> None:
     agent = _agent()
     assert agent.OutputType is LumosOutputState
