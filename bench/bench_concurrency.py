@@ -64,7 +64,7 @@ def main(
         )
         rows.append(
             {
-                "bench": f"abatch 100 q, max_concurrency={c}",
+                "bench": f"abatch {questions} q, 2 x {latency * 1000:.0f} ms calls, max_concurrency={c}",
                 "value": f"{eff:.2f} of ideal ({scaling:.2f} of single-run)",
                 "goal": f">= {GOAL}",
                 "pass": ok,
