@@ -1,7 +1,11 @@
 """Lumos against LangChain's `create_agent`: same fake models, same tools, interleaved.
 
 Both agents get instant (or fixed-latency) fake models and the same instant tool, so what is
-measured is the framework: graph steps, state writes, callbacks. Three figures:
+measured is the framework: graph steps, state writes, callbacks. The peer's fake chat model
+binds its tools as LangChain's own `create_agent` test model does (`bind_tools` returns a
+`RunnableBinding` with a name-only spec: the layer every tool-calling model adds, without a
+real model's schema conversion); a row also times it on a fake whose `bind_tools` returns
+the model itself, the peer's lower bound. Lumos's text grounding binds no tools. Three figures:
 
 1. Async time and CPU per question, Lumos on text LLMs (`FakeListLLM`) and on chat models
    (`ScriptChatModel`, natively async like the peer's fake: the model class `create_agent`
@@ -43,6 +47,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel, FakeListLLM
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
 
 from langchain_lumos.agent import create_lumos_agent
 
@@ -57,13 +62,23 @@ class ToolRoundsChatModel(BaseChatModel):
     rounds: int = 1
     width: int = 1
     delay_s: float = 0.0
+    binds: bool = True
+    """Whether `bind_tools` binds (as every tool-calling model does) or returns the model itself."""
 
     @property
     def _llm_type(self) -> str:
         return "tool-rounds-fake"
 
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ToolRoundsChatModel:  # type: ignore[override]
-        return self
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Runnable[Any, Any]:  # type: ignore[override]
+        """Bind the tools as LangChain's own `create_agent` test model does: a name-only spec.
+
+        Every tool-calling chat model returns a `RunnableBinding` here (real ones also convert
+        each tool's schema, which this skips), so the peer pays what it pays with any model.
+        """
+        if not self.binds:
+            return self
+        specs = [{"type": "function", "function": {"name": tool.name}} for tool in tools]
+        return self.bind(tools=specs, **kwargs)
 
     def _reply(self, messages: list[BaseMessage]) -> ChatResult:
         done = sum(1 for m in messages if isinstance(m, AIMessage) and m.tool_calls)
@@ -106,11 +121,17 @@ class ToolRoundsChatModel(BaseChatModel):
         return self._reply(messages)
 
 
-def peer(rounds: int, width: int, delay_s: float = 0.0, *, lumos_state: bool = False) -> Any:
-    """`create_agent`; with `lumos_state`, its state gets as many more fields as Lumos's has."""
+def peer(
+    rounds: int, width: int, delay_s: float = 0.0, *, lumos_state: bool = False, binds: bool = True
+) -> Any:
+    """`create_agent`; with `lumos_state`, its state gets as many more fields as Lumos's has.
+
+    `binds=False` gives it a model whose `bind_tools` returns the model itself: no
+    `RunnableBinding` layer, which no tool-calling model spares it (the peer's lower bound).
+    """
     from langchain.agents import create_agent
 
-    model = ToolRoundsChatModel(rounds=rounds, width=width, delay_s=delay_s)
+    model = ToolRoundsChatModel(rounds=rounds, width=width, delay_s=delay_s, binds=binds)
     if not lumos_state:
         return create_agent(model, [echo_tool()])
     return create_agent(model, [echo_tool()], state_schema=_lumos_sized_state())
@@ -199,6 +220,7 @@ async def per_question(runs: int, repeats: int = 5) -> dict[str, dict[str, float
         "lumos-iterative chat": (lumos("iterative", chat=True), lambda i: f"question {i}"),
         "peer 1x4": (peer(1, 4), peer_input),  # 2 model calls, 4 tool calls
         "peer 1x4 lumos-sized": (peer(1, 4, lumos_state=True), peer_input),
+        "peer 1x4 unbound": (peer(1, 4, binds=False), peer_input),
     }
     for k in range(1, 5):  # k sequential tool rounds: k + 1 model calls, k tool calls
         agents[f"peer {k}x1"] = (peer(k, 1), peer_input)
@@ -304,6 +326,12 @@ def main(runs: int = 200, latency: float = 0.05, questions: int = 100) -> list[d
         f"{1000 * one['cpu']:.2f} | {1000 * sized['wall']:.2f} | {1000 * sized['cpu']:.2f} | "
         f"{one['wall'] / sized['wall']:.2f} |"
     )
+    unbound = best["peer 1x4 unbound"]
+    print(
+        f"| one-time, vs create_agent on a model whose bind_tools binds nothing | {1000 * one['wall']:.2f} | "
+        f"{1000 * one['cpu']:.2f} | {1000 * unbound['wall']:.2f} | {1000 * unbound['cpu']:.2f} | "
+        f"{one['wall'] / unbound['wall']:.2f} |"
+    )
     rows.append(
         {
             "bench": "peers: one-time time / create_agent",
@@ -327,6 +355,18 @@ def main(runs: int = 200, latency: float = 0.05, questions: int = 100) -> list[d
                 "value": f"{ratio:.2f}",
                 "goal": "<= 1.0",
                 "pass": ratio <= 1.0,
+            }
+        )
+    for label, theirs in (
+        ("a create_agent with as many state fields as Lumos", sized),
+        ("create_agent on a model whose bind_tools binds nothing", unbound),
+    ):
+        rows.append(
+            {
+                "bench": f"peers: one-time time / {label}",
+                "value": f"{one['wall'] / theirs['wall']:.2f}",
+                "goal": "report",
+                "pass": None,
             }
         )
     print(
